@@ -1,0 +1,146 @@
+"""The sentry↔gofer wire protocol: one request, one reply, over a SOCK_SEQPACKET pair.
+
+Request: HEADER (op, number of paths, the caller's fsuid/fsgid/umask and groups count,
+four integer arguments), the groups, then the paths, NUL-separated. Paths are absolute
+sandbox paths; the gofer resolves them inside the container tree.
+Reply: REPLY (errno, value) followed by an op-specific payload; an open's fd rides
+along with SCM_RIGHTS.
+"""
+from __future__ import annotations
+
+import array
+import enum
+import os
+import socket
+import struct
+from dataclasses import dataclass
+
+HEADER = struct.Struct("<HHIII I qqqq")
+REPLY = struct.Struct("<iq")
+MAX_MESSAGE = 64 * 1024
+MAX_PATHS = 2
+MAX_GROUPS = 256
+# A reply with errno 0 and this value: the path resolves, through a symlink, to a path
+# that is not in the container tree; the payload is that absolute sandbox path (utf-8),
+# where the sentry restarts resolution over its mount table.
+REDIRECT = -1
+
+
+class Op(enum.IntEnum):
+    ROOT = 1  # the sentry hands the gofer the container root (an fd); sent once
+    OPEN = 2  # a0=flags a1=mode → fd
+    STAT = 3  # a0=follow → struct stat
+    READLINK = 4  # → target bytes
+    ACCESS = 5  # a0=mode (R_OK|W_OK|X_OK or F_OK), a1=follow
+    MKDIR = 6  # a0=mode
+    UNLINK = 7  # a0=is_rmdir
+    RENAME = 8  # paths old,new; a0=renameat2 flags
+    SYMLINK = 9  # paths target,link (the target is stored verbatim: may be relative)
+    LINK = 10  # paths old,new; a0=follow
+    CHMOD = 11  # a0=mode a1=follow
+    CHOWN = 12  # a0=uid a1=gid a2=follow (-1 keeps)
+    UTIMENS = 13  # a0=atime_ns a1=mtime_ns a2=follow (UTIME_NOW/UTIME_OMIT as in Linux)
+    TRUNCATE = 14  # a0=length
+    STATFS = 15  # → struct statfs (x86_64, 120 bytes)
+    MKNOD = 16  # a0=mode with type bits, a1=dev (regular files, fifos, sockets only)
+    SHUTDOWN = 17
+
+
+@dataclass(frozen=True)
+class Request:
+    op: Op
+    paths: tuple[str, ...] = ()
+    fsuid: int = 0
+    fsgid: int = 0
+    umask: int = 0o022
+    groups: tuple[int, ...] = ()
+    a: tuple[int, int, int, int] = (0, 0, 0, 0)
+
+    def encode(self) -> bytes:
+        raw = b"\0".join(os.fsencode(p) for p in self.paths)
+        return (
+            HEADER.pack(
+                self.op, len(self.paths), self.fsuid, self.fsgid, self.umask,
+                len(self.groups), *self.a,
+            )
+            + struct.pack(f"<{len(self.groups)}I", *self.groups)
+            + raw
+        )
+
+
+class ProtocolError(ValueError):
+    """A malformed message: the gofer answers it with EINVAL and carries on."""
+
+
+def decode_request(data: bytes) -> Request:
+    if len(data) < HEADER.size:
+        raise ProtocolError("short header")
+    op, npaths, fsuid, fsgid, umask, ngroups, a0, a1, a2, a3 = HEADER.unpack_from(data)
+    try:
+        op = Op(op)
+    except ValueError:
+        raise ProtocolError(f"unknown op {op}") from None
+    if npaths > MAX_PATHS or ngroups > MAX_GROUPS:
+        raise ProtocolError("too many paths or groups")
+    off = HEADER.size
+    if len(data) < off + 4 * ngroups:
+        raise ProtocolError("short groups")
+    groups = struct.unpack_from(f"<{ngroups}I", data, off)
+    off += 4 * ngroups
+    rest = data[off:]
+    paths = tuple(os.fsdecode(p) for p in rest.split(b"\0")) if npaths else ()
+    resolved = paths[1:] if op == Op.SYMLINK else paths  # a symlink target is data
+    if len(paths) != npaths or any(not p.startswith("/") for p in resolved):
+        raise ProtocolError("bad paths")
+    return Request(op, paths, fsuid, fsgid, umask, groups, (a0, a1, a2, a3))
+
+
+# struct stat on x86_64 (asm/stat.h): the payload of STAT replies, written verbatim
+# into the task by the sentry.
+STAT = struct.Struct("<QQQIIIiQqqqQQQQQQqqq")
+
+
+def pack_stat(st: os.stat_result) -> bytes:
+    return STAT.pack(
+        st.st_dev, st.st_ino, st.st_nlink, st.st_mode, st.st_uid, st.st_gid, 0,
+        st.st_rdev, st.st_size, st.st_blksize, st.st_blocks,
+        st.st_atime_ns // 10**9, st.st_atime_ns % 10**9,
+        st.st_mtime_ns // 10**9, st.st_mtime_ns % 10**9,
+        st.st_ctime_ns // 10**9, st.st_ctime_ns % 10**9,
+        0, 0, 0,
+    )
+
+
+STAT_FIELDS = ("st_dev", "st_ino", "st_nlink", "st_mode", "st_uid", "st_gid", "pad",
+               "st_rdev", "st_size", "st_blksize", "st_blocks")
+
+
+def unpack_stat_mode(payload: bytes) -> int:
+    return STAT.unpack(payload)[3]
+
+
+# struct statfs (asm/statfs.h, x86_64), 120 bytes: the payload of STATFS replies.
+STATFS = struct.Struct("<qqQQQQQ2iqqq4q")
+
+
+def pack_statfs(st: os.statvfs_result, fs_type: int) -> bytes:
+    return STATFS.pack(
+        fs_type, st.f_bsize, st.f_blocks, st.f_bfree, st.f_bavail, st.f_files,
+        st.f_ffree, 0, 0, st.f_namemax, st.f_frsize, st.f_flag, 0, 0, 0, 0,
+    )
+
+
+def recv_message(sock: socket.socket) -> tuple[bytes, list[int]]:
+    fds = array.array("i")
+    data, ancdata, _flags, _addr = sock.recvmsg(
+        MAX_MESSAGE, socket.CMSG_SPACE(4 * fds.itemsize), socket.MSG_CMSG_CLOEXEC
+    )
+    for level, kind, cdata in ancdata:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.frombytes(cdata[: len(cdata) - len(cdata) % fds.itemsize])
+    return data, list(fds)
+
+
+def send_message(sock: socket.socket, data: bytes, fd: int) -> None:
+    anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]))] if fd >= 0 else []
+    sock.sendmsg([data], anc)

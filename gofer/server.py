@@ -1,0 +1,424 @@
+"""The gofer: the only process of a sandbox that touches the container's files.
+
+It holds one fd, the container root as the workload sees it (its mount namespace holds
+the rootfs plus the spec's bind and tmpfs mounts, so the host kernel and the gofer
+resolve the same tree), and serves requests from the sentry. Every path is resolved
+with openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS) against that fd, so neither `..`
+nor a symlink, absolute or relative, can leave it. Each request runs with the caller's
+fsuid/fsgid/groups, so the host kernel makes the permission checks.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import posixpath
+import socket
+import stat
+from typing import Callable
+
+from gofer import creds_native, fs_native
+from gofer.openat2_native import RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, openat2
+from gofer.protocol import (
+    MAX_MESSAGE,
+    REDIRECT,
+    REPLY,
+    Op,
+    ProtocolError,
+    Request,
+    decode_request,
+    pack_stat,
+    recv_message,
+    send_message,
+)
+
+IN_ROOT = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS
+# open(2) flags openat2 accepts; open(2) ignores unknown bits, openat2 refuses them.
+_OPEN_FLAGS = (
+    os.O_ACCMODE | os.O_CREAT | os.O_EXCL | os.O_NOCTTY | os.O_TRUNC | os.O_APPEND
+    | os.O_NONBLOCK | os.O_DSYNC | os.O_SYNC | os.O_DIRECT | os.O_LARGEFILE
+    | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_NOATIME | os.O_PATH | os.O_TMPFILE
+    | 0o20000  # FASYNC
+)
+
+
+class Reply(Exception):
+    """Raised by an op to answer early (errno is in OSError instead)."""
+
+
+class Gofer:
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.root = -1
+        self.readonly_roots: tuple[str, ...] = ()
+
+    # -- path resolution -----------------------------------------------------------
+    def _open(self, path: str, flags: int, mode: int = 0) -> int:
+        return openat2(self.root, path, flags | os.O_CLOEXEC, mode, IN_ROOT)
+
+    def _parent(self, path: str) -> tuple[int, str]:
+        """An O_PATH fd of path's parent directory, and its last component."""
+        head, _, name = path.rstrip("/").rpartition("/")
+        if not name:  # the root itself
+            return self._open("/", os.O_PATH | os.O_DIRECTORY), "."
+        return self._open(head or "/", os.O_PATH | os.O_DIRECTORY), name
+
+    # -- ops: each returns (value, payload, fd-or--1) -------------------------------
+    def op_open(self, r: Request) -> tuple[int, bytes, int]:
+        flags = r.a[0] & _OPEN_FLAGS
+        mode = r.a[1] & 0o7777 & ~r.umask if flags & (os.O_CREAT | os.O_TMPFILE) else 0
+        fd = self._open_nonblocking_safe(r.paths[0], flags, mode)
+        return 0, b"", fd
+
+    def _open_nonblocking_safe(self, path: str, flags: int, mode: int) -> int:
+        # A FIFO opened without O_NONBLOCK waits for its peer, and the gofer must never
+        # wait on the workload: open it non-blocking, then restore the caller's mode.
+        if flags & os.O_NONBLOCK or flags & os.O_PATH:
+            return self._open(path, flags, mode)
+        fd = self._open(path, flags | os.O_NONBLOCK, mode)
+        os.set_blocking(fd, True)
+        return fd
+
+    def op_stat(self, r: Request) -> tuple[int, bytes, int]:
+        nofollow = 0 if r.a[0] else os.O_NOFOLLOW
+        fd = self._open(r.paths[0], os.O_PATH | nofollow)
+        try:
+            return 0, pack_stat(os.fstat(fd)), -1
+        finally:
+            os.close(fd)
+
+    def op_readlink(self, r: Request) -> tuple[int, bytes, int]:
+        pfd, name = self._parent(r.paths[0])
+        try:
+            return 0, os.fsencode(os.readlink(name, dir_fd=pfd)), -1
+        finally:
+            os.close(pfd)
+
+    def op_access(self, r: Request) -> tuple[int, bytes, int]:
+        nofollow = 0 if r.a[1] else os.O_NOFOLLOW
+        fd = self._open(r.paths[0], os.O_PATH | nofollow)
+        try:
+            # access() is checked with the real ids; the fs ids set for this request
+            # are the caller's, and faccessat(AT_EACCESS) checks with them.
+            if r.a[0] and not os.access(f"/proc/self/fd/{fd}", r.a[0], effective_ids=True):
+                raise OSError(errno.EACCES, "access")
+            return 0, b"", -1
+        finally:
+            os.close(fd)
+
+    # -- mutations ---------------------------------------------------------------------
+    # Each acts on the last component relative to an O_PATH fd of its parent (which
+    # openat2 resolved in the root); "." and ".." never reach the host kernel as a last
+    # component relative to such an fd (".." of the root's fd would leave the root).
+    def op_mkdir(self, r: Request) -> tuple[int, bytes, int]:
+        pfd, name = self._parent(r.paths[0])
+        try:
+            if name in (".", ".."):
+                raise OSError(errno.EEXIST, "mkdir")
+            os.mkdir(name, r.a[0] & 0o7777 & ~r.umask, dir_fd=pfd)
+            return 0, b"", -1
+        finally:
+            os.close(pfd)
+
+    def op_mknod(self, r: Request) -> tuple[int, bytes, int]:
+        mode = r.a[0]
+        kind = stat.S_IFMT(mode) or stat.S_IFREG
+        perm = mode & 0o7777 & ~r.umask
+        if kind not in (stat.S_IFREG, stat.S_IFIFO, stat.S_IFSOCK):
+            raise OSError(errno.EPERM, "mknod")
+        pfd, name = self._parent(r.paths[0])
+        try:
+            if name in (".", ".."):
+                raise OSError(errno.EEXIST, "mknod")
+            if kind == stat.S_IFREG:
+                fd = openat2(pfd, name, os.O_CREAT | os.O_EXCL | os.O_RDONLY | os.O_CLOEXEC,
+                             perm, IN_ROOT)
+                os.close(fd)
+            elif kind == stat.S_IFIFO:
+                os.mkfifo(name, perm, dir_fd=pfd)
+            else:
+                os.mknod(name, stat.S_IFSOCK | perm, dir_fd=pfd)
+            return 0, b"", -1
+        finally:
+            os.close(pfd)
+
+    def op_unlink(self, r: Request) -> tuple[int, bytes, int]:
+        rmdir = bool(r.a[0])
+        path = r.paths[0]
+        pfd, name = self._parent(path)
+        try:
+            if name == "." and path.rstrip("/") == "":  # the root
+                raise OSError(errno.EBUSY if rmdir else errno.EISDIR, "unlink")
+            if name == ".":
+                raise OSError(errno.EINVAL if rmdir else errno.EISDIR, "unlink")
+            if name == "..":
+                raise OSError(errno.ENOTEMPTY if rmdir else errno.EISDIR, "unlink")
+            if rmdir:
+                os.rmdir(name, dir_fd=pfd)
+            else:
+                if path.endswith("/"):  # unlink("x/"): the kernel's answers
+                    st = os.stat(name, dir_fd=pfd, follow_symlinks=False)
+                    raise OSError(errno.EISDIR if stat.S_ISDIR(st.st_mode) else errno.ENOTDIR,
+                                  "unlink")
+                os.unlink(name, dir_fd=pfd)
+            return 0, b"", -1
+        finally:
+            os.close(pfd)
+
+    def op_rename(self, r: Request) -> tuple[int, bytes, int]:
+        flags = r.a[0]
+        opfd, oname = self._parent(r.paths[0])
+        try:
+            npfd, nname = self._parent(r.paths[1])
+            try:
+                if oname in (".", "..") or nname in (".", ".."):
+                    raise OSError(errno.EBUSY, "rename")
+                if flags:
+                    fs_native.renameat2(opfd, oname, npfd, nname, flags)
+                else:
+                    os.rename(oname, nname, src_dir_fd=opfd, dst_dir_fd=npfd)
+                return 0, b"", -1
+            finally:
+                os.close(npfd)
+        finally:
+            os.close(opfd)
+
+    def op_symlink(self, r: Request) -> tuple[int, bytes, int]:
+        target, link = r.paths
+        if not target:
+            raise OSError(errno.ENOENT, "symlink")
+        pfd, name = self._parent(link)
+        try:
+            if name in (".", ".."):
+                raise OSError(errno.EEXIST, "symlink")
+            os.symlink(target, name, dir_fd=pfd)  # the target is stored, not resolved
+            return 0, b"", -1
+        finally:
+            os.close(pfd)
+
+    def op_link(self, r: Request) -> tuple[int, bytes, int]:
+        old, new = r.paths
+        follow = bool(r.a[0])
+        npfd, nname = self._parent(new)
+        try:
+            if nname in (".", ".."):
+                raise OSError(errno.EEXIST, "link")
+            if follow:
+                # the target as resolved in the root, linked through the gofer's own fd
+                fd = self._open(old, os.O_PATH)
+                try:
+                    os.link(f"/proc/self/fd/{fd}", nname, dst_dir_fd=npfd,
+                            follow_symlinks=True)
+                finally:
+                    os.close(fd)
+            else:
+                opfd, oname = self._parent(old)
+                try:
+                    if oname in (".", ".."):
+                        raise OSError(errno.EPERM, "link")  # a directory
+                    os.link(oname, nname, src_dir_fd=opfd, dst_dir_fd=npfd,
+                            follow_symlinks=False)
+                finally:
+                    os.close(opfd)
+            return 0, b"", -1
+        finally:
+            os.close(npfd)
+
+    # attributes: the object is opened O_PATH in the root (following or not), then
+    # changed through that fd, so no symlink is ever followed outside the root.
+    def _object(self, path: str, follow: bool) -> int:
+        return self._open(path, os.O_PATH | (0 if follow else os.O_NOFOLLOW))
+
+    def op_chmod(self, r: Request) -> tuple[int, bytes, int]:
+        fd = self._object(r.paths[0], bool(r.a[1]))
+        try:
+            if stat.S_ISLNK(os.fstat(fd).st_mode):
+                raise OSError(errno.EOPNOTSUPP, "chmod")  # as Linux: no symlink modes
+            os.chmod(f"/proc/self/fd/{fd}", r.a[0] & 0o7777)
+            return 0, b"", -1
+        finally:
+            os.close(fd)
+
+    def op_chown(self, r: Request) -> tuple[int, bytes, int]:
+        fd = self._object(r.paths[0], bool(r.a[2]))
+        try:
+            fs_native.fchown_empty(fd, r.a[0], r.a[1])
+            return 0, b"", -1
+        finally:
+            os.close(fd)
+
+    def op_utimens(self, r: Request) -> tuple[int, bytes, int]:
+        follow = bool(r.a[2])
+        fd = self._object(r.paths[0], follow)
+        try:
+            try:
+                fs_native.utimensat(fd, "", r.a[0], r.a[1],
+                                    fs_native.AT_EMPTY_PATH | fs_native.AT_SYMLINK_NOFOLLOW)
+            except OSError as e:
+                if e.errno != errno.EINVAL or not follow:
+                    raise
+                # kernels before AT_EMPTY_PATH in utimensat: the O_PATH idiom
+                fs_native.utimensat(fs_native.AT_FDCWD, f"/proc/self/fd/{fd}",
+                                    r.a[0], r.a[1], 0)
+            return 0, b"", -1
+        finally:
+            os.close(fd)
+
+    def op_truncate(self, r: Request) -> tuple[int, bytes, int]:
+        if r.a[0] < 0:
+            raise OSError(errno.EINVAL, "truncate")
+        # non-blocking: a FIFO must not make the gofer wait (ftruncate then says EINVAL)
+        fd = self._open(r.paths[0], os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY)
+        try:
+            os.ftruncate(fd, r.a[0])
+            return 0, b"", -1
+        finally:
+            os.close(fd)
+
+    def op_statfs(self, r: Request) -> tuple[int, bytes, int]:
+        fd = self._open(r.paths[0], os.O_PATH)
+        try:
+            return 0, fs_native.fstatfs(fd), -1
+        finally:
+            os.close(fd)
+
+    # -- redirects into the sentry's synthetic mounts -------------------------------------
+    def _follows_last(self, r: Request) -> bool | None:
+        """Whether r follows a trailing symlink; None: r never redirects."""
+        op = r.op
+        if op == Op.OPEN:
+            return not r.a[0] & os.O_NOFOLLOW
+        if op == Op.STAT:
+            return bool(r.a[0])
+        if op in (Op.ACCESS, Op.CHMOD):
+            return bool(r.a[1])
+        if op in (Op.CHOWN, Op.UTIMENS):
+            return bool(r.a[2])
+        if op in (Op.TRUNCATE, Op.STATFS):
+            return True
+        if op in (Op.READLINK, Op.MKDIR, Op.MKNOD, Op.UNLINK):
+            return False
+        if op == Op.SYMLINK:
+            return False
+        return None  # RENAME, LINK: two paths, one filesystem
+
+    def redirect_for(self, r: Request) -> str | None:
+        """After ENOENT/ENOTDIR: the absolute sandbox path r's path really names, when
+        a symlink on the way leads to a path missing from the tree (most likely in one
+        of the sentry's synthetic mounts, which are empty directories here)."""
+        follow = self._follows_last(r)
+        if follow is None:
+            return None
+        path = r.paths[-1]  # SYMLINK's resolved path is its second
+        resolved = self.walk(path, follow)
+        if resolved is None or resolved == _lexical(path):
+            return None
+        return resolved
+
+    def walk(self, path: str, follow_last: bool) -> str | None:
+        """Resolves path one component at a time, inside the root. Returns the absolute
+        path it names if some component is missing (the rest joined lexically), None if
+        it all exists or resolution fails otherwise (ELOOP, ENOTDIR, EACCES)."""
+        todo = [c for c in path.split("/") if c]
+        trailing_slash = path.endswith("/")
+        done: list[str] = []  # components of a real (symlink-free) existing directory
+        hops = 0
+        while todo:
+            name = todo.pop(0)
+            if name == ".":
+                continue
+            if name == "..":
+                if done:
+                    done.pop()
+                continue
+            last = not todo
+            try:
+                fd = self._open("/" + "/".join(done + [name]), os.O_PATH | os.O_NOFOLLOW)
+            except OSError as e:
+                if e.errno == errno.ENOENT:
+                    return _lexical("/" + "/".join(done + [name] + todo))
+                return None
+            try:
+                mode = os.fstat(fd).st_mode
+                if stat.S_ISLNK(mode) and (not last or follow_last or trailing_slash):
+                    hops += 1
+                    if hops > 40:
+                        return None
+                    target = os.readlink("", dir_fd=fd)
+                    if target.startswith("/"):
+                        done = []
+                    todo = [c for c in target.split("/") if c] + todo
+                    continue
+                if not last and not stat.S_ISDIR(mode):
+                    return None
+                done.append(name)
+            finally:
+                os.close(fd)
+        return None
+
+    def op_root(self, r: Request) -> tuple[int, bytes, int]:
+        raise ProtocolError("ROOT is sent once, at start")
+
+    # -- serving ---------------------------------------------------------------------
+    def serve(self) -> None:
+        self.root = self._receive_root()
+        handlers: dict[Op, Callable[[Request], tuple[int, bytes, int]]] = {
+            op: getattr(self, f"op_{op.name.lower()}") for op in Op
+            if hasattr(self, f"op_{op.name.lower()}")
+        }
+        while True:
+            try:
+                data, fds = recv_message(self.sock)
+            except ConnectionError:
+                return
+            if not data:
+                return  # the sentry is gone: so is the sandbox
+            for fd in fds:
+                os.close(fd)
+            value, payload, fd = 0, b"", -1
+            err = 0
+            try:
+                req = decode_request(data)
+                if req.op == Op.SHUTDOWN:
+                    return
+                handler = handlers.get(req.op)
+                if handler is None:
+                    raise ProtocolError(f"unsupported op {req.op}")
+                creds_native.switch_to(req.fsuid, req.fsgid, req.groups)
+                try:
+                    value, payload, fd = handler(req)
+                except OSError as e:
+                    if e.errno not in (errno.ENOENT, errno.ENOTDIR):
+                        raise
+                    target = self.redirect_for(req)
+                    if target is None:
+                        raise
+                    value, payload, fd = REDIRECT, os.fsencode(target), -1
+            except ProtocolError:
+                err = errno.EINVAL
+            except OSError as e:
+                err = e.errno or errno.EIO
+            finally:
+                creds_native.switch_to(0, 0, ())
+            send_message(self.sock, REPLY.pack(err, value) + payload, fd)
+            if fd >= 0:
+                os.close(fd)
+
+    def _receive_root(self) -> int:
+        data, fds = recv_message(self.sock)
+        req = decode_request(data)
+        if req.op != Op.ROOT or len(fds) != 1:
+            raise SystemExit("gofer: expected the container root first")
+        fd = fds[0]
+        if not stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise SystemExit("gofer: the container root is not a directory")
+        return fd
+
+
+def _lexical(path: str) -> str:
+    norm = posixpath.normpath("/" + path)
+    return "/" + norm.lstrip("/")
+
+
+def serve(sock: socket.socket) -> None:
+    """The gofer process's main loop; returns when the sentry hangs up."""
+    Gofer(sock).serve()

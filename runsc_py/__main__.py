@@ -1,0 +1,3 @@
+from runsc_py.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,319 @@
+"""The sandbox process: the sentry. Forked by `create`, it starts the gofer and the
+container's init, serves the init's syscalls, answers the CLI on its control socket,
+and exits with the init's exit status (128+N when killed by signal N): its pid is the
+one the caller waits on, as gVisor's sandbox process is.
+
+Fail closed: the init and the gofer die with the sentry (PR_SET_PDEATHSIG), everything
+in the sandbox dies with the init (its pid namespace), and if the gofer dies the sentry
+kills the init and exits.
+"""
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import os
+import signal
+import socket
+import time
+from pathlib import Path
+from typing import NoReturn
+
+from runsc_py import control
+from runsc_py import linux_native as ln
+from runsc_py.spec import Spec
+from sentry.config import MountSpec, SandboxConfig
+
+log = logging.getLogger("runsc-py.sentry")
+
+SENTRY_FS = "sentry-fs"  # the sentry's private tmpfs, in the state dir
+SYNTHETIC_KINDS = {"/proc": "proc", "/dev": "devfs", "/sys": "sysfs", "/dev/pts": "devpts",
+                   "/dev/mqueue": "mqueue", "/sys/fs/cgroup": "cgroup"}
+
+
+def sandbox_config(spec: Spec, cid: str, log_path: str | None, log_format: str,
+                   debug: bool) -> SandboxConfig:
+    from runsc_py.rootfs import is_synthetic
+
+    mounts = [MountSpec("/", "gofer", str(spec.root_path), "rootfs", spec.root_readonly)]
+    for dest, kind in SYNTHETIC_KINDS.items():
+        fstype = {"devfs": "tmpfs"}.get(kind, kind)
+        mounts.append(MountSpec(dest, kind, kind, fstype, kind != "devpts"))
+    for m in spec.mounts:
+        if not is_synthetic(m):
+            mounts.append(MountSpec(m.destination, "gofer", m.source or m.type,
+                                    "tmpfs" if m.type == "tmpfs" else "bind", m.readonly))
+    return SandboxConfig(
+        container_id=cid,
+        hostname=spec.hostname or cid[:63] or "runsc-py",
+        mounts=tuple(mounts),
+        masked_paths=spec.masked_paths,
+        readonly_paths=spec.readonly_paths,
+        log_path=log_path, log_format=log_format, debug=debug,
+    )
+
+
+def _set_title(role: str, cid: str) -> None:
+    try:
+        import setproctitle
+
+        setproctitle.setproctitle(f"runsc-py-{role} {cid}")
+    except ImportError:
+        pass
+    ln.set_name(f"runsc-py-{role}")
+
+
+def _make_sentry_fs(state_dir: Path) -> tuple[str, str]:
+    """A tmpfs only the sentry's mount namespace sees, holding the skeletons of
+    /proc, /dev, /sys and a private devpts instance."""
+    ln.unshare(ln.CLONE_NEWNS)
+    ln.mount("none", "/", None, ln.MS_REC | ln.MS_PRIVATE)
+    base = state_dir / SENTRY_FS
+    base.mkdir(exist_ok=True)
+    ln.mount("tmpfs", str(base), "tmpfs", ln.MS_NOSUID | ln.MS_NOEXEC, "mode=0755")
+    skeleton = base / "skeleton"
+    for d in ("proc", "dev/pts", "dev/shm", "dev/mqueue", "sys/fs/cgroup"):
+        (skeleton / d).mkdir(parents=True, exist_ok=True)
+    (skeleton / "masked").touch(mode=0o000)
+    devpts = base / "devpts"
+    devpts.mkdir()
+    ln.mount("devpts", str(devpts), "devpts", ln.MS_NOSUID | ln.MS_NOEXEC,
+             "newinstance,ptmxmode=0666,mode=0620")
+    return str(skeleton), str(devpts)
+
+
+def _start_gofer(cid: str) -> tuple[int, socket.socket]:
+    sentry_end, gofer_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            sentry_end.close()
+            ln.prctl(ln.PR_SET_PDEATHSIG, signal.SIGKILL)
+            _set_title("gofer", cid)
+            os.closerange(0, gofer_end.fileno())
+            os.closerange(gofer_end.fileno() + 1, 1 << 16)
+            from gofer.server import serve
+
+            serve(gofer_end)
+        finally:
+            os._exit(0)
+    gofer_end.close()
+    return pid, sentry_end
+
+
+class Sandbox:
+    def __init__(self, spec: Spec, cid: str, state_dir: Path, config: SandboxConfig) -> None:
+        self.spec = spec
+        self.cid = cid
+        self.state_dir = state_dir
+        self.config = config
+        self.init_pid = 0
+        self.init_sync: socket.socket | None = None
+        self.gofer_pid = 0
+        self.exit_status: int | None = None
+
+    def create(self) -> None:
+        """Everything up to the init waiting for `start`. Raises RuntimeFailure."""
+        from gofer.client import GoferClient
+        from runsc_py import init as container_init
+        from runsc_py.errors import RuntimeFailure
+        from sentry.kernel import Kernel
+        from sentry.platform.seccomp import SeccompPlatform, filter_program
+
+        ln.prctl(ln.PR_SET_CHILD_SUBREAPER, 1)
+        skeleton, devpts = _make_sentry_fs(self.state_dir)
+        self.gofer_pid, gofer_sock = _start_gofer(self.cid)
+        self._enter_pid_namespace()
+        program = filter_program()
+        sentry_end, init_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        me = os.getpid()
+        pid = os.fork()
+        if pid == 0:
+            sentry_end.close()
+            container_init.run(self.spec, self.spec.process, init_end, skeleton, me,
+                               program, new_container=True)
+        init_end.close()
+        self.init_pid = pid
+        self.init_sync = sentry_end
+        from gofer.protocol import recv_message
+
+        data, fds = recv_message(sentry_end)
+        if not data.startswith(b"READY") or len(fds) != 1:
+            for fd in fds:
+                os.close(fd)
+            reason = data[6:].decode(errors="replace") if data.startswith(b"ERROR") else \
+                "container init exited during setup"
+            raise RuntimeFailure(reason)
+        root_fd = os.open(f"/proc/{pid}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        gofer = GoferClient(gofer_sock)
+        gofer.send_root(root_fd)
+        os.close(root_fd)
+        self.kernel = Kernel(self.config, gofer, init_pid=pid)
+        self.kernel.skeleton = skeleton
+        self.kernel.devpts = devpts
+        self.kernel.started_at = time.monotonic()
+        self.platform = SeccompPlatform(self.kernel)
+        self.platform.add_listener(fds[0])
+
+    def _enter_pid_namespace(self) -> None:
+        for ns in self.spec.namespaces:
+            if ns.type == "pid" and ns.path:
+                fd = os.open(ns.path, os.O_RDONLY | os.O_CLOEXEC)
+                try:
+                    ln.setns(fd, ln.CLONE_NEWPID)
+                finally:
+                    os.close(fd)
+                return
+        # always a pid namespace of its own: signals and /proc stay inside the sandbox
+        ln.unshare(ln.CLONE_NEWPID)
+
+    # -- running -----------------------------------------------------------------------
+    def serve(self) -> NoReturn:
+        wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, lambda *_: None)
+        ctl = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        ctl_path = self.state_dir / control.SOCKET_NAME
+        ctl.bind(str(ctl_path))
+        ctl.listen(16)
+        self._reap()
+        while self.exit_status is None:
+            which = self.platform.serve([wake_r, ctl.fileno()])
+            if which == 0:
+                try:
+                    while os.read(wake_r, 256):
+                        pass
+                except BlockingIOError:
+                    pass
+                self._reap()
+            elif which == 1:
+                conn, _ = ctl.accept()
+                with conn:
+                    self._control(conn)
+        self._shutdown()
+        os._exit(self.exit_status)
+
+    def _reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid == self.init_pid:
+                self.exit_status = (128 + os.WTERMSIG(status) if os.WIFSIGNALED(status)
+                                    else os.WEXITSTATUS(status))
+            elif pid == self.gofer_pid:
+                self.gofer_pid = 0
+                log.error("the gofer died: stopping the sandbox")
+                self._kill_init(signal.SIGKILL)
+                if self.exit_status is None:
+                    self.exit_status = 128 + signal.SIGKILL
+
+    def _kill_init(self, sig: int) -> None:
+        try:
+            os.kill(self.init_pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def _shutdown(self) -> None:
+        if self.gofer_pid:
+            self.kernel.gofer.shutdown()
+            try:
+                os.waitpid(self.gofer_pid, 0)
+            except ChildProcessError:
+                pass
+        try:
+            os.unlink(self.state_dir / control.SOCKET_NAME)
+        except OSError:
+            pass
+
+    def sandbox_pids(self) -> list[int]:
+        """Host pids of every task in the sandbox's pid namespace."""
+        try:
+            ns = os.readlink(f"/proc/{self.init_pid}/ns/pid")
+        except OSError:
+            return []
+        pids = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    if os.readlink(f"/proc/{entry}/ns/pid") == ns:
+                        pids.append(int(entry))
+                except OSError:
+                    pass
+        return sorted(pids)
+
+    def _control(self, conn: socket.socket) -> None:
+        conn.settimeout(10)
+        try:
+            data = b""
+            while not data.endswith(b"\n"):
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                data += chunk
+            req = json.loads(data)
+            reply = self._handle(req)
+        except Exception as e:  # noqa: BLE001 - a bad request must not stop the sandbox
+            reply = {"error": str(e)}
+        try:
+            conn.sendall(json.dumps(reply).encode() + b"\n")
+        except OSError:
+            pass
+
+    def _handle(self, req: dict) -> dict:
+        op = req.get("op")
+        if op == "start":
+            if self.init_sync is None:
+                return {"error": "container already started"}
+            self.init_sync.send(b"START")
+            self.init_sync.close()
+            self.init_sync = None
+            return {"ok": True}
+        if op == "kill":
+            sig = int(req["signal"])
+            targets = self.sandbox_pids() if req.get("all") else [self.init_pid]
+            for pid in targets:
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
+            return {"ok": True}
+        if op == "ps":
+            return {"pids": self.sandbox_pids()}
+        return {"error": f"unknown request {op!r}"}
+
+
+def boot(spec: Spec, cid: str, state_dir: Path, ready_fd: int, config: SandboxConfig) -> NoReturn:
+    """The sandbox process's main (in the forked child of `create`). Reports "OK" or
+    the one-line failure on ready_fd, then serves until the init exits."""
+    from runsc_py import log as runtime_log
+    from runsc_py.errors import RuntimeFailure
+
+    _set_title("sentry", cid)
+    runtime_log.setup(config.log_path, config.log_format, config.debug)
+    sandbox = Sandbox(spec, cid, state_dir, config)
+    try:
+        sandbox.create()
+    except RuntimeFailure as e:
+        _report(ready_fd, f"ERROR {e}")
+        os._exit(1)
+    except OSError as e:
+        _report(ready_fd, f"ERROR sandbox: {e.strerror or e}")
+        os._exit(1)
+    _report(ready_fd, f"OK {sandbox.init_pid}")
+    sandbox.serve()
+
+
+def _report(fd: int, message: str) -> None:
+    try:
+        os.write(fd, message.encode(errors="replace"))
+    except OSError as e:
+        if e.errno != errno.EPIPE:
+            raise
+    finally:
+        os.close(fd)

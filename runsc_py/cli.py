@@ -1,0 +1,245 @@
+"""runsc-py's command line, as runc's: the same commands, flags, exit codes and error
+texts that containerd's shim, podman and docker rely on. Each command is a thin front
+end over runsc_py.container."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+from typing import Callable
+
+from runsc_py import __version__, OCI_VERSION
+from runsc_py import log as runtime_log
+from runsc_py.errors import RuntimeFailure
+
+log = logging.getLogger("runsc-py")
+DEFAULT_ROOT = "/run/runsc-py"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2 like a usage error
+        raise RuntimeFailure(f"{self.prog}: {message}")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="runsc-py", description="OCI runtime with a user-space kernel")
+    p.add_argument("--root", default=DEFAULT_ROOT, help="state directory")
+    p.add_argument("--log", default=None, help="log file (default: stderr)")
+    p.add_argument("--log-format", default="text", choices=["text", "json"])
+    p.add_argument("--debug", action="store_true")
+    p.add_argument("--systemd-cgroup", action="store_true", help="accepted, as runc")
+    p.add_argument("--platform", default="seccomp", choices=["seccomp"])
+    p.add_argument("--version", "-v", action="version",
+                   version=f"runsc-py version {__version__}\nspec: {OCI_VERSION}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    s = sub.add_parser("spec", help="write a default config.json")
+    s.add_argument("--bundle", "-b", default=None)
+
+    for name in ("create", "run"):
+        s = sub.add_parser(name, help=f"{name} a container")
+        s.add_argument("--bundle", "-b", default=None)
+        s.add_argument("--pid-file", default=None)
+        s.add_argument("--console-socket", default=None)
+        s.add_argument("--no-pivot", action="store_true")
+        s.add_argument("--no-new-keyring", action="store_true")
+        if name == "run":
+            s.add_argument("--detach", "-d", action="store_true")
+        s.add_argument("id")
+
+    s = sub.add_parser("start", help="start a created container")
+    s.add_argument("id")
+    s = sub.add_parser("state", help="print a container's OCI state")
+    s.add_argument("id")
+    s = sub.add_parser("list", help="list containers")
+    s.add_argument("--format", "-f", default="table", choices=["table", "json"])
+    s.add_argument("--quiet", "-q", action="store_true")
+    s = sub.add_parser("kill", help="signal a container's init")
+    s.add_argument("--all", "-a", action="store_true")
+    s.add_argument("id")
+    s.add_argument("signal", nargs="?", default="TERM")
+    s = sub.add_parser("delete", help="delete a container")
+    s.add_argument("--force", "-f", action="store_true")
+    s.add_argument("id")
+    s = sub.add_parser("ps", help="list a container's processes")
+    s.add_argument("--format", "-f", default="table", choices=["table", "json"])
+    s.add_argument("id")
+    s = sub.add_parser("help", help="help topics: syscalls")
+    s.add_argument("topic", nargs="?", default="")
+    return p
+
+
+def _store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from runsc_py.state import StateStore
+
+    return StateStore(args.root)
+
+
+def cmd_spec(args: argparse.Namespace) -> int:
+    from runsc_py.default_spec import default_spec
+
+    path = os.path.join(args.bundle or ".", "config.json")
+    if os.path.exists(path):
+        raise RuntimeFailure("File config.json exists. Remove it first")
+    with open(path, "w") as f:
+        json.dump(default_spec(), f, indent="\t")
+        f.write("\n")
+    return 0
+
+
+def cmd_create(args: argparse.Namespace) -> int:
+    from runsc_py import container
+
+    _refuse_console(args)
+    container.create(_store(args), container.bundle_path(args.bundle), args.id,
+                     args.pid_file, args.log, args.log_format, args.debug)
+    return 0
+
+
+def _refuse_console(args: argparse.Namespace) -> None:
+    if args.console_socket:
+        raise RuntimeFailure("--console-socket: terminals are not supported yet")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from runsc_py import container
+
+    _refuse_console(args)
+    store = _store(args)
+    state = container.create(store, container.bundle_path(args.bundle), args.id,
+                             args.pid_file, args.log, args.log_format, args.debug)
+    try:
+        container.start(store, args.id)
+    except BaseException:
+        container.delete(store, args.id, force=True)
+        raise
+    if args.detach:
+        return 0
+
+    def forward(signum: int, _frame) -> None:  # type: ignore[no-untyped-def]
+        try:
+            container.kill(store, args.id, signum, False)
+        except RuntimeFailure:
+            pass
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT,
+                signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(sig, forward)
+    code = container.wait(state)
+    container.delete(store, args.id, force=True)
+    return code
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    from runsc_py import container
+
+    container.start(_store(args), args.id)
+    return 0
+
+
+def cmd_state(args: argparse.Namespace) -> int:
+    from runsc_py import container
+
+    print(json.dumps(container.oci_state(_store(args), args.id), indent=2))
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    store = _store(args)
+    states = []
+    for cid in store.ids():
+        try:
+            states.append(store.load(cid).oci(OCI_VERSION))
+        except RuntimeFailure:
+            continue
+    if args.quiet:
+        for s in states:
+            print(s["id"])
+    elif args.format == "json":
+        print(json.dumps(states))
+    else:
+        rows = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
+        rows += [(s["id"], str(s["pid"]), s["status"], s["bundle"], s["created"], s["owner"])
+                 for s in states]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        for r in rows:
+            print("   ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    return 0
+
+
+def cmd_kill(args: argparse.Namespace) -> int:
+    from runsc_py import container
+    from runsc_py.spec import parse_signal
+
+    container.kill(_store(args), args.id, parse_signal(args.signal), args.all)
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    from runsc_py import container
+
+    container.delete(_store(args), args.id, args.force)
+    return 0
+
+
+def cmd_ps(args: argparse.Namespace) -> int:
+    from runsc_py import container
+
+    pids = container.ps(_store(args), args.id)
+    if args.format == "json":
+        print(json.dumps(pids))
+    else:
+        print("PID")
+        for pid in pids:
+            print(pid)
+    return 0
+
+
+def cmd_help(args: argparse.Namespace) -> int:
+    if args.topic != "syscalls":
+        raise RuntimeFailure("help topics: syscalls")
+    from sentry.syscalls.numbers import SYSCALL_NAMES
+    from sentry.syscalls.table import TABLE
+
+    print(f"{'SYSCALL':24} {'NR':>4}  {'SUPPORT':8} NOTE")
+    for nr in sorted(SYSCALL_NAMES):
+        e = TABLE.get(nr)
+        if e is None:
+            print(f"{SYSCALL_NAMES[nr]:24} {nr:>4}  {'none':8} ENOSYS, logged as unsupported")
+        else:
+            print(f"{e.name:24} {nr:>4}  {e.support.value:8} {e.note}".rstrip())
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "spec": cmd_spec, "create": cmd_create, "run": cmd_run, "start": cmd_start,
+    "state": cmd_state, "list": cmd_list, "kill": cmd_kill, "delete": cmd_delete,
+    "ps": cmd_ps, "help": cmd_help,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = None
+    try:
+        args = _parser().parse_args(argv)
+        runtime_log.setup(args.log, args.log_format, args.debug)
+        if not args.command:
+            raise RuntimeFailure("no command given (try --help)")
+        return COMMANDS[args.command](args)
+    except RuntimeFailure as e:
+        _report(str(e))
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except OSError as e:
+        _report(f"{e.strerror or e}" + (f": {e.filename}" if e.filename else ""))
+        return 1
+
+
+def _report(message: str) -> None:
+    message = " ".join(message.split())  # always one line
+    log.error("%s", message)
+    print(f"runsc-py: {message}", file=sys.stderr)

@@ -1,0 +1,157 @@
+"""The container's init process, from fork to execve.
+
+Forked by the sentry inside the sandbox's new pid namespace. It builds the container
+tree, takes the spec's namespaces, hostname, cwd and rlimits, installs the seccomp
+filter (its listener goes to the sentry), waits for `start`, drops to the spec's user
+and capabilities, and execs the workload, whose execve the sentry already serves.
+Errors before the filter go back to the sentry as one line, and end the process.
+"""
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import socket
+import traceback
+from typing import NoReturn
+
+from gofer.protocol import send_message
+from runsc_py import linux_native as ln
+from runsc_py import rootfs
+from runsc_py.errors import RuntimeFailure
+from runsc_py.spec import Process, Spec
+from sentry.platform.seccomp_native import install_filter  # before pivot_root hides it
+
+NS_FLAGS = {
+    "mount": ln.CLONE_NEWNS, "uts": ln.CLONE_NEWUTS, "ipc": ln.CLONE_NEWIPC,
+    "network": ln.CLONE_NEWNET, "cgroup": ln.CLONE_NEWCGROUP,
+}
+
+
+def find_executable(name: str, env: tuple[str, ...], cwd: str) -> str:
+    """args[0] as execve needs it: PATH searched as the container's shell would."""
+    if "/" in name:
+        path = name if name.startswith("/") else os.path.join(cwd, name)
+        if not os.path.exists(path):
+            raise RuntimeFailure(f'exec: "{name}": no such file or directory')
+        return name
+    search = next((e[5:] for e in env if e.startswith("PATH=")),
+                  "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+    for d in search.split(":"):
+        candidate = os.path.join(d or ".", name)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    raise RuntimeFailure(f'exec: "{name}": executable file not found in $PATH')
+
+
+def join_namespaces(spec: Spec) -> None:
+    new = 0
+    for ns in spec.namespaces:
+        if ns.type in ("pid", "user", "time"):
+            continue  # pid: the sentry's business; user/time: not supported yet
+        if ns.path:
+            fd = os.open(ns.path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                ln.setns(fd, NS_FLAGS[ns.type])
+            finally:
+                os.close(fd)
+        else:
+            new |= NS_FLAGS[ns.type]
+    # the container tree needs a mount namespace of its own, whatever the spec says
+    ln.unshare(new | ln.CLONE_NEWNS)
+
+
+def set_rlimits(process: Process) -> None:
+    for kind, soft, hard in process.rlimits:
+        try:
+            resource.setrlimit(kind, (soft, hard))
+        except (OSError, ValueError) as e:
+            raise RuntimeFailure(f"setrlimit {kind}: {e}") from None
+
+
+def drop_privileges(process: Process, last_cap: int) -> None:
+    """The spec's groups, ids and capabilities (bounding, then ids keeping caps, then
+    the exact sets, then ambient)."""
+    caps = process.capabilities
+    for cap in range(last_cap + 1):
+        if not caps.bounding >> cap & 1:
+            ln.prctl(ln.PR_CAPBSET_DROP, cap)
+    os.setgroups(list(process.additional_gids))
+    ln.prctl(ln.PR_SET_KEEPCAPS, 1)
+    os.setresgid(process.gid, process.gid, process.gid)
+    os.setresuid(process.uid, process.uid, process.uid)
+    ln.capset(caps.effective, caps.permitted, caps.inheritable)
+    for cap in range(last_cap + 1):
+        if caps.ambient >> cap & 1:
+            try:  # needs the cap inheritable too; like runc, skip the ones that aren't
+                ln.prctl(ln.PR_CAP_AMBIENT, ln.PR_CAP_AMBIENT_RAISE, cap)
+            except PermissionError:
+                pass
+    if process.no_new_privileges:
+        ln.prctl(ln.PR_SET_NO_NEW_PRIVS, 1)
+
+
+def run(spec: Spec, process: Process, sync: socket.socket, skeleton: str,
+        sentry_pid: int, filter_program: bytes, new_container: bool) -> NoReturn:
+    """The init (or an exec'd process, with new_container False: it joins the
+    container's namespaces instead of building them). Never returns."""
+    try:
+        ln.prctl(ln.PR_SET_PDEATHSIG, signal.SIGKILL)
+        # (as the pid namespace's init, getppid() is 0: a sentry that died before
+        # the line above shows up as a closed sync socket instead)
+        if os.getppid() not in (0, sentry_pid):
+            os._exit(1)
+        os.setsid()
+        if new_container:
+            join_namespaces(spec)
+            rootfs.setup(spec, skeleton)
+            if spec.hostname and any(ns.type == "uts" for ns in spec.namespaces):
+                ln.sethostname(spec.hostname)
+        os.makedirs(process.cwd, exist_ok=True)
+        os.chdir(process.cwd)
+        set_rlimits(process)
+        path = find_executable(process.args[0], process.env, process.cwd)
+        last_cap = ln.last_cap()
+        os.closerange(3, sync.fileno())
+        os.closerange(sync.fileno() + 1, 1 << 16)
+        # The filter goes on last but for what must follow it: handing its listener
+        # over, waiting for start, and dropping privileges (all native calls), so
+        # that a workload without CAP_SYS_ADMIN or no_new_privs still gets it.
+        listener = install_filter(filter_program, new_listener=True)
+    except RuntimeFailure as e:
+        _fail(sync, str(e))
+    except OSError as e:
+        _fail(sync, f"container init: {e.strerror or e}"
+                    + (f": {e.filename}" if getattr(e, "filename", None) else ""))
+    except Exception:  # noqa: BLE001 - reported, not raised: this is a forked child
+        _fail(sync, "container init: " + traceback.format_exc().strip().splitlines()[-1])
+
+    send_message(sync, b"READY", listener)
+    os.close(listener)
+    if sync.recv(16) != b"START":
+        os._exit(1)
+    sync.close()
+    os.umask(process.umask if process.umask is not None else 0o022)
+    try:
+        drop_privileges(process, last_cap)
+        os.execve(path, list(process.args), dict(_env_pairs(process.env)))
+    except OSError as e:
+        os.write(2, f"runsc-py: exec {process.args[0]}: {e.strerror}\n".encode())
+        os._exit(127 if e.errno == 2 else 126)
+    os._exit(127)
+
+
+def _env_pairs(env: tuple[str, ...]) -> list[tuple[str, str]]:
+    pairs = []
+    for item in env:
+        key, sep, value = item.partition("=")
+        if sep and key:
+            pairs.append((key, value))
+    return pairs
+
+
+def _fail(sync: socket.socket, message: str) -> NoReturn:
+    try:
+        sync.send(b"ERROR " + message.encode(errors="replace"))
+    finally:
+        os._exit(1)

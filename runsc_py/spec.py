@@ -1,0 +1,251 @@
+"""The OCI runtime spec (config.json): parsed once, checked field by field, into the
+few typed values the runtime uses. Every problem is a RuntimeFailure naming the field."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runsc_py.errors import RuntimeFailure
+
+NAMESPACE_TYPES = {"pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time"}
+SYNTHETIC_FSTYPES = {"proc", "sysfs", "devpts", "mqueue", "cgroup", "cgroup2"}
+CAP_NAMES = [
+    "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID",
+    "SETUID", "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST",
+    "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO",
+    "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE",
+    "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE",
+    "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM",
+    "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE",
+]
+RLIMITS = {
+    "RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3,
+    "RLIMIT_CORE": 4, "RLIMIT_RSS": 5, "RLIMIT_NPROC": 6, "RLIMIT_NOFILE": 7,
+    "RLIMIT_MEMLOCK": 8, "RLIMIT_AS": 9, "RLIMIT_LOCKS": 10, "RLIMIT_SIGPENDING": 11,
+    "RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13, "RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15,
+}
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    bounding: int = 0
+    effective: int = 0
+    permitted: int = 0
+    inheritable: int = 0
+    ambient: int = 0
+
+
+@dataclass(frozen=True)
+class Process:
+    args: tuple[str, ...]
+    env: tuple[str, ...]
+    cwd: str
+    uid: int = 0
+    gid: int = 0
+    additional_gids: tuple[int, ...] = ()
+    umask: int | None = None
+    terminal: bool = False
+    no_new_privileges: bool = False
+    capabilities: Capabilities = field(default_factory=Capabilities)
+    rlimits: tuple[tuple[int, int, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class Mount:
+    destination: str
+    type: str
+    source: str
+    options: tuple[str, ...]
+
+    @property
+    def is_bind(self) -> bool:
+        return self.type in ("bind", "none", "") and any(
+            o in ("bind", "rbind") for o in self.options
+        ) or self.type == "bind"
+
+    @property
+    def readonly(self) -> bool:
+        return "ro" in self.options
+
+
+@dataclass(frozen=True)
+class Namespace:
+    type: str
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class Spec:
+    raw: dict[str, Any]
+    bundle: Path
+    root_path: Path
+    root_readonly: bool
+    process: Process
+    hostname: str
+    mounts: tuple[Mount, ...]
+    namespaces: tuple[Namespace, ...]
+    masked_paths: tuple[str, ...]
+    readonly_paths: tuple[str, ...]
+    annotations: dict[str, str]
+    resources: dict[str, Any]
+
+
+def _get(d: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str,
+         default: Any = ..., ) -> Any:
+    if key not in d or d[key] is None:
+        if default is ...:
+            raise RuntimeFailure(f"config.json: {where}{key} is required")
+        return default
+    value = d[key]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        name = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+        raise RuntimeFailure(f"config.json: {where}{key} must be {_article(name)}")
+    return value
+
+
+def _article(name: str) -> str:
+    return {"str": "a string", "int": "an integer", "bool": "a boolean",
+            "list": "a list", "dict": "an object"}.get(name, f"a {name}")
+
+
+def _strings(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise RuntimeFailure(f"config.json: {where} must be a list of strings")
+    return tuple(value)
+
+
+def _cap_mask(names: Any, where: str) -> int:
+    mask = 0
+    for name in _strings(names, where):
+        short = name.removeprefix("CAP_")
+        if short not in CAP_NAMES:
+            raise RuntimeFailure(f"config.json: {where}: unknown capability {name}")
+        mask |= 1 << CAP_NAMES.index(short)
+    return mask
+
+
+def _process(p: dict[str, Any]) -> Process:
+    args = _strings(_get(p, "args", list, "process."), "process.args")
+    if not args or not args[0]:
+        raise RuntimeFailure("config.json: process.args must not be empty")
+    cwd = _get(p, "cwd", str, "process.")
+    if not cwd.startswith("/"):
+        raise RuntimeFailure("config.json: process.cwd must be an absolute path")
+    env = _strings(_get(p, "env", list, "process.", []), "process.env")
+    user = _get(p, "user", dict, "process.", {})
+    caps_raw = _get(p, "capabilities", dict, "process.", {})
+    caps = Capabilities(**{
+        k: _cap_mask(caps_raw.get(k, []) or [], f"process.capabilities.{k}")
+        for k in ("bounding", "effective", "permitted", "inheritable", "ambient")
+    })
+    rlimits = []
+    for i, r in enumerate(_get(p, "rlimits", list, "process.", [])):
+        where = f"process.rlimits[{i}]."
+        if not isinstance(r, dict):
+            raise RuntimeFailure(f"config.json: process.rlimits[{i}] must be an object")
+        kind = _get(r, "type", str, where)
+        if kind not in RLIMITS:
+            raise RuntimeFailure(f"config.json: {where}type: unknown rlimit {kind}")
+        rlimits.append((RLIMITS[kind], _get(r, "soft", int, where), _get(r, "hard", int, where)))
+    gids = _get(user, "additionalGids", list, "process.user.", [])
+    if not all(isinstance(g, int) and not isinstance(g, bool) and g >= 0 for g in gids):
+        raise RuntimeFailure("config.json: process.user.additionalGids must be a list of integers")
+    return Process(
+        args=args, env=env, cwd=cwd,
+        uid=_get(user, "uid", int, "process.user.", 0),
+        gid=_get(user, "gid", int, "process.user.", 0),
+        additional_gids=tuple(gids),
+        umask=_get(user, "umask", int, "process.user.", None),
+        terminal=_get(p, "terminal", bool, "process.", False),
+        no_new_privileges=_get(p, "noNewPrivileges", bool, "process.", False),
+        capabilities=caps, rlimits=tuple(rlimits),
+    )
+
+
+def _mounts(raw: list[Any]) -> tuple[Mount, ...]:
+    out = []
+    for i, m in enumerate(raw):
+        where = f"mounts[{i}]."
+        if not isinstance(m, dict):
+            raise RuntimeFailure(f"config.json: mounts[{i}] must be an object")
+        dest = _get(m, "destination", str, where)
+        if not dest.startswith("/"):
+            raise RuntimeFailure(f"config.json: {where}destination must be an absolute path")
+        out.append(Mount(
+            destination=os.path.normpath(dest),
+            type=_get(m, "type", str, where, "bind" if "bind" in str(m.get("options")) else ""),
+            source=_get(m, "source", str, where, ""),
+            options=_strings(_get(m, "options", list, where, []), where + "options"),
+        ))
+    return tuple(out)
+
+
+def load_process(data: dict[str, Any]) -> Process:
+    """A process object (exec --process FILE)."""
+    return _process(data)
+
+
+def load(bundle: str | Path) -> Spec:
+    bundle = Path(bundle).resolve()
+    path = bundle / "config.json"
+    try:
+        raw = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise RuntimeFailure(f"bundle {bundle}: config.json not found") from None
+    except json.JSONDecodeError as e:
+        raise RuntimeFailure(f"config.json: malformed JSON: {e.msg} at line {e.lineno}") from None
+    except OSError as e:
+        raise RuntimeFailure(f"config.json: {e.strerror}") from None
+    if not isinstance(raw, dict):
+        raise RuntimeFailure("config.json: must be a JSON object")
+    _get(raw, "ociVersion", str, "")
+    root = _get(raw, "root", dict, "")
+    root_path = Path(_get(root, "path", str, "root."))
+    if not root_path.is_absolute():
+        root_path = bundle / root_path
+    if not root_path.is_dir():
+        raise RuntimeFailure(f"rootfs {root_path} does not exist or is not a directory")
+    process = _process(_get(raw, "process", dict, ""))
+    linux = _get(raw, "linux", dict, "", {})
+    namespaces = []
+    for i, ns in enumerate(_get(linux, "namespaces", list, "linux.", [])):
+        if not isinstance(ns, dict):
+            raise RuntimeFailure(f"config.json: linux.namespaces[{i}] must be an object")
+        kind = _get(ns, "type", str, f"linux.namespaces[{i}].")
+        if kind not in NAMESPACE_TYPES:
+            raise RuntimeFailure(f"config.json: linux.namespaces[{i}].type: unknown namespace {kind}")
+        namespaces.append(Namespace(kind, _get(ns, "path", str, f"linux.namespaces[{i}].", "")))
+    annotations = _get(raw, "annotations", dict, "", {})
+    return Spec(
+        raw=raw, bundle=bundle, root_path=root_path.resolve(),
+        root_readonly=_get(root, "readonly", bool, "root.", False),
+        process=process,
+        hostname=_get(raw, "hostname", str, "", ""),
+        mounts=_mounts(_get(raw, "mounts", list, "", [])),
+        namespaces=tuple(namespaces),
+        masked_paths=_strings(_get(linux, "maskedPaths", list, "linux.", []), "linux.maskedPaths"),
+        readonly_paths=_strings(_get(linux, "readonlyPaths", list, "linux.", []),
+                                "linux.readonlyPaths"),
+        annotations={str(k): str(v) for k, v in annotations.items()},
+        resources=_get(linux, "resources", dict, "linux.", {}),
+    )
+
+
+def parse_signal(text: str) -> int:
+    """A signal given as a name (TERM, SIGTERM, sigkill) or a number."""
+    text = text.strip()
+    if text.isdigit():
+        num = int(text)
+        if 0 < num < signal.NSIG:
+            return num
+    else:
+        name = text.upper()
+        name = name if name.startswith("SIG") else "SIG" + name
+        sig = getattr(signal.Signals, name, None) if name in signal.Signals.__members__ else None
+        if sig is not None:
+            return int(sig)
+    raise RuntimeFailure(f"invalid signal: {text}")

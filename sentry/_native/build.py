@@ -1,0 +1,37 @@
+"""Builds sentry._native._notify, the cffi module of the sentry's hot path.
+
+Run by `pip install .` (setuptools' cffi_modules) or directly: python -m sentry._native.build
+"""
+from pathlib import Path
+
+from cffi import FFI
+
+ffibuilder = FFI()
+ffibuilder.cdef(
+    """
+    struct seccomp_data { int nr; uint32_t arch; uint64_t instruction_pointer;
+                          unsigned long long args[6]; };
+    struct seccomp_notif { uint64_t id; uint32_t pid; uint32_t flags;
+                           struct seccomp_data data; };
+
+    extern "Python" void sentry_handle(int listener, struct seccomp_notif *notif);
+
+    int notif_respond(int listener, uint64_t id, int64_t val, int32_t error, uint32_t flags);
+    int notif_addfd(int listener, uint64_t id, int srcfd, uint32_t newfd_flags, int send);
+    int notif_id_valid(int listener, uint64_t id);
+    int notif_set_sync_wakeup(int listener);
+    int64_t task_read(int pid, uint64_t addr, void *buf, uint64_t len);
+    int64_t task_write(int pid, uint64_t addr, const void *buf, uint64_t len);
+    int64_t task_read_string(int pid, uint64_t addr, char *buf, uint64_t max);
+    int serve_loop(const int *listeners, int nlisteners, const int *wake, int nwake,
+                   int timeout_ms);
+    """
+)
+ffibuilder.set_source(
+    "sentry._native._notify",
+    (Path(__file__).with_name("notify.c")).read_text(),
+    extra_compile_args=["-O2", "-Wall"],
+)
+
+if __name__ == "__main__":
+    ffibuilder.compile(tmpdir=str(Path(__file__).resolve().parents[2]), verbose=False)

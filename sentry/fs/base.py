@@ -1,0 +1,81 @@
+"""What a filesystem of the sentry's mount table implements. Each method takes the
+calling task and a resolved path; it returns a result or raises SyscallError."""
+from __future__ import annotations
+
+import errno
+from typing import TYPE_CHECKING
+
+from sentry.errors import SyscallError
+
+if TYPE_CHECKING:
+    from sentry.task import Task
+    from sentry.vfs import Path
+
+
+class Redirect(Exception):
+    """Resolution met a symlink that leaves this filesystem: restart at `target`
+    (absolute, or relative to `base`)."""
+
+    def __init__(self, target: str, base: str) -> None:
+        super().__init__(target)
+        self.target = target
+        self.base = base
+
+
+class FileSystem:
+    """Defaults: a read-only filesystem without symlinks."""
+
+    name = "none"
+
+    def open(self, t: Task, p: Path, flags: int, mode: int) -> int:
+        raise SyscallError(errno.ENOENT)
+
+    def stat(self, t: Task, p: Path, follow: bool) -> bytes:
+        raise SyscallError(errno.ENOENT)
+
+    def readlink(self, t: Task, p: Path) -> str:
+        raise SyscallError(errno.EINVAL)
+
+    def access(self, t: Task, p: Path, mode: int, follow: bool) -> None:
+        self.stat(t, p, follow)
+        if mode & 2:
+            raise SyscallError(errno.EROFS)
+
+    def prepare_cwd(self, t: Task, p: Path) -> None:
+        """Makes the directory exist where the host kernel will chdir (synthetic
+        filesystems materialise it in their skeleton)."""
+
+    def statfs(self, t: Task, p: Path) -> bytes:
+        raise SyscallError(errno.ENOSYS)
+
+    # mutations: refused on read-only and synthetic filesystems
+    def mkdir(self, t: Task, p: Path, mode: int) -> None:
+        self.stat(t, p, False)
+        raise SyscallError(errno.EEXIST)
+
+    def mknod(self, t: Task, p: Path, mode: int, dev: int) -> None:
+        raise SyscallError(errno.EROFS)
+
+    def unlink(self, t: Task, p: Path, rmdir: bool) -> None:
+        raise SyscallError(errno.EROFS)
+
+    def rename(self, t: Task, old: Path, new: Path, flags: int) -> None:
+        raise SyscallError(errno.EROFS)
+
+    def symlink(self, t: Task, target: str, p: Path) -> None:
+        raise SyscallError(errno.EROFS)
+
+    def link(self, t: Task, old: Path, new: Path, follow: bool) -> None:
+        raise SyscallError(errno.EROFS)
+
+    def chmod(self, t: Task, p: Path, mode: int, follow: bool) -> None:
+        raise SyscallError(errno.EROFS)
+
+    def chown(self, t: Task, p: Path, uid: int, gid: int, follow: bool) -> None:
+        raise SyscallError(errno.EROFS)
+
+    def utimens(self, t: Task, p: Path, atime_ns: int, mtime_ns: int, follow: bool) -> None:
+        raise SyscallError(errno.EROFS)
+
+    def truncate(self, t: Task, p: Path, length: int) -> None:
+        raise SyscallError(errno.EROFS)

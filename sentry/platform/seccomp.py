@@ -1,0 +1,66 @@
+"""The seccomp platform: user notifications, answered from the C serve loop."""
+from __future__ import annotations
+
+import errno
+import logging
+import os
+
+from sentry._native._notify import ffi, lib
+from sentry.kernel import Kernel, answer
+from sentry.platform.bpf import SECCOMP_RET_USER_NOTIF, build_filter
+from sentry.syscalls.support import Support
+from sentry.syscalls.table import TABLE
+from sentry.task import Task
+
+log = logging.getLogger("runsc-py.sentry")
+_kernel: Kernel | None = None
+
+
+def filter_program() -> bytes:
+    """The workload's filter: the table's NATIVE syscalls allowed, the rest notified."""
+    native = {nr: e.native_when for nr, e in TABLE.items() if e.support is Support.NATIVE
+              or e.native_when is not None}
+    return build_filter(native, SECCOMP_RET_USER_NOTIF)
+
+
+@ffi.def_extern(onerror=lambda *exc: log.error("notification handler crashed: %s", exc[1]))
+def sentry_handle(listener: int, notif) -> None:  # type: ignore[no-untyped-def]
+    nid = notif.id
+    t = Task(_kernel, notif.pid, notif.data.nr, tuple(notif.data.args),
+             lambda: bool(lib.notif_id_valid(listener, nid)))
+
+    def respond(val: int, error: int, flags: int) -> None:
+        lib.notif_respond(listener, nid, val, error, flags)
+
+    def install(fd: int, newfd_flags: int) -> None:
+        ret = lib.notif_addfd(listener, nid, fd, newfd_flags, 1)
+        if ret < 0 and ret != -errno.ENOENT:
+            respond(0, ret, 0)  # e.g. EMFILE: the task's fd table is full
+
+    answer(_kernel, t, respond, install)
+
+
+class SeccompPlatform:
+    def __init__(self, kernel: Kernel) -> None:
+        global _kernel
+        _kernel = kernel
+        self.listeners: list[int] = []
+
+    def add_listener(self, fd: int) -> None:
+        self.listeners.append(fd)
+
+    def serve(self, wake_fds: list[int], timeout_ms: int = -1) -> int:
+        """Serves notifications until a wake fd is readable (returns its index) or a
+        listener has no tasks left (it is closed and dropped; returns -1)."""
+        while True:
+            ls = ffi.new("int[]", self.listeners)
+            ws = ffi.new("int[]", wake_fds)
+            ret = lib.serve_loop(ls, len(self.listeners), ws, len(wake_fds), timeout_ms)
+            if ret >= 0:
+                return ret
+            if ret <= -100:
+                os.close(self.listeners.pop(-100 - ret))
+                return -1
+            if ret == -errno.ETIMEDOUT:
+                return -2
+            raise OSError(-ret, "serve_loop")

@@ -1,0 +1,389 @@
+"""Path-based file syscalls: open, create, link, rename, remove, change attributes.
+
+Each handler copies its path arguments in once, resolves them over the sandbox's mount
+table and has the filesystem that serves the path (the gofer, or a synthetic one) do the
+work; nothing here lets the host kernel see the task's path arguments.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import struct
+
+from sentry.errors import SyscallError
+from sentry.syscalls.result import InstallFd
+from sentry.task import AT_FDCWD, Task
+from sentry.vfs import Path
+
+AT_SYMLINK_NOFOLLOW = 0x100
+AT_REMOVEDIR = 0x200
+AT_SYMLINK_FOLLOW = 0x400
+AT_EMPTY_PATH = 0x1000
+AT_EACCESS = 0x200
+UTIME_NOW = (1 << 30) - 1
+UTIME_OMIT = (1 << 30) - 2
+RENAME_NOREPLACE, RENAME_EXCHANGE, RENAME_WHITEOUT = 1, 2, 4
+
+
+def _path(t: Task, dirfd: int, addr: int, *, empty_ok: bool = False) -> Path:
+    return t.kernel.mounts.resolve(t, dirfd, t.read_path(addr), empty_ok=empty_ok)
+
+
+def _run(t: Task, p: Path, op):  # type: ignore[no-untyped-def]
+    return t.kernel.mounts.follow(op, t, p)
+
+
+# -- open ------------------------------------------------------------------------------
+def do_open(t: Task, dirfd: int, addr: int, flags: int, mode: int) -> InstallFd:
+    p = _path(t, dirfd, addr)
+    fd = _run(t, p, lambda q: q.fs.open(t, q, flags, mode))
+    return InstallFd(fd, cloexec=bool(flags & os.O_CLOEXEC))
+
+
+def open(t: Task) -> InstallFd:  # noqa: A001 - named after the syscall
+    """open implements Linux syscall open(2)."""
+    return do_open(t, AT_FDCWD, t.args[0], t.arg_int(1), t.args[2])
+
+
+def openat(t: Task) -> InstallFd:
+    """openat implements Linux syscall openat(2)."""
+    return do_open(t, t.arg_int(0), t.args[1], t.arg_int(2), t.args[3])
+
+
+def creat(t: Task) -> InstallFd:
+    """creat implements Linux syscall creat(2)."""
+    return do_open(t, AT_FDCWD, t.args[0], os.O_CREAT | os.O_WRONLY | os.O_TRUNC, t.args[1])
+
+
+OPEN_HOW = struct.Struct("<QQQ")
+RESOLVE_KNOWN = 0x1F | 0x20
+
+
+def openat2(t: Task) -> InstallFd:
+    """openat2 implements Linux syscall openat2(2). RESOLVE_* flags other than the
+    in-root ones are checked for validity; resolution is always confined to the
+    sandbox's tree."""
+    size = t.args[3]
+    if size < OPEN_HOW.size or size > 4096:
+        raise SyscallError(errno.EINVAL)
+    raw = t.read_bytes(t.args[2], size)
+    if any(raw[OPEN_HOW.size:]):
+        raise SyscallError(errno.E2BIG)
+    flags, mode, resolve = OPEN_HOW.unpack_from(raw)
+    if resolve & ~RESOLVE_KNOWN or flags >> 32:
+        raise SyscallError(errno.EINVAL)
+    if mode and not flags & (os.O_CREAT | os.O_TMPFILE):
+        raise SyscallError(errno.EINVAL)
+    return do_open(t, t.arg_int(0), t.args[1], flags, mode)
+
+
+# -- directories and nodes -------------------------------------------------------------
+def mkdir(t: Task) -> int:
+    """mkdir implements Linux syscall mkdir(2)."""
+    return do_mkdir(t, AT_FDCWD, t.args[0], t.args[1])
+
+
+def mkdirat(t: Task) -> int:
+    """mkdirat implements Linux syscall mkdirat(2)."""
+    return do_mkdir(t, t.arg_int(0), t.args[1], t.args[2])
+
+
+def do_mkdir(t: Task, dirfd: int, addr: int, mode: int) -> int:
+    p = _path(t, dirfd, addr)
+    _run(t, p, lambda q: q.fs.mkdir(t, q, mode & 0o7777))
+    return 0
+
+
+def mknod(t: Task) -> int:
+    """mknod implements Linux syscall mknod(2): regular files, FIFOs and sockets only;
+    device nodes are EPERM (a device made here could reach a host device)."""
+    return do_mknod(t, AT_FDCWD, t.args[0], t.args[1], t.args[2])
+
+
+def mknodat(t: Task) -> int:
+    """mknodat implements Linux syscall mknodat(2) (see mknod)."""
+    return do_mknod(t, t.arg_int(0), t.args[1], t.args[2], t.args[3])
+
+
+def do_mknod(t: Task, dirfd: int, addr: int, mode: int, dev: int) -> int:
+    kind = stat.S_IFMT(mode) or stat.S_IFREG
+    if kind in (stat.S_IFCHR, stat.S_IFBLK):
+        raise SyscallError(errno.EPERM)
+    if kind not in (stat.S_IFREG, stat.S_IFIFO, stat.S_IFSOCK):
+        raise SyscallError(errno.EINVAL)
+    p = _path(t, dirfd, addr)
+    _run(t, p, lambda q: q.fs.mknod(t, q, kind | (mode & 0o7777), 0))
+    return 0
+
+
+def rmdir(t: Task) -> int:
+    """rmdir implements Linux syscall rmdir(2)."""
+    p = _path(t, AT_FDCWD, t.args[0])
+    _run(t, p, lambda q: q.fs.unlink(t, q, True))
+    return 0
+
+
+def unlink(t: Task) -> int:
+    """unlink implements Linux syscall unlink(2)."""
+    p = _path(t, AT_FDCWD, t.args[0])
+    _run(t, p, lambda q: q.fs.unlink(t, q, False))
+    return 0
+
+
+def unlinkat(t: Task) -> int:
+    """unlinkat implements Linux syscall unlinkat(2)."""
+    flags = t.arg_int(2)
+    if flags & ~AT_REMOVEDIR:
+        raise SyscallError(errno.EINVAL)
+    p = _path(t, t.arg_int(0), t.args[1])
+    _run(t, p, lambda q: q.fs.unlink(t, q, bool(flags & AT_REMOVEDIR)))
+    return 0
+
+
+def do_rename(t: Task, olddirfd: int, oldaddr: int, newdirfd: int, newaddr: int,
+              flags: int) -> int:
+    if flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT):
+        raise SyscallError(errno.EINVAL)
+    old = _path(t, olddirfd, oldaddr)
+    new = _path(t, newdirfd, newaddr)
+    if old.mount.fs is not new.mount.fs:
+        raise SyscallError(errno.EXDEV)
+    old.fs.rename(t, old, new, flags)
+    return 0
+
+
+def rename(t: Task) -> int:
+    """rename implements Linux syscall rename(2)."""
+    return do_rename(t, AT_FDCWD, t.args[0], AT_FDCWD, t.args[1], 0)
+
+
+def renameat(t: Task) -> int:
+    """renameat implements Linux syscall renameat(2)."""
+    return do_rename(t, t.arg_int(0), t.args[1], t.arg_int(2), t.args[3], 0)
+
+
+def renameat2(t: Task) -> int:
+    """renameat2 implements Linux syscall renameat2(2)."""
+    return do_rename(t, t.arg_int(0), t.args[1], t.arg_int(2), t.args[3], t.arg_int(4))
+
+
+def do_link(t: Task, olddirfd: int, oldaddr: int, newdirfd: int, newaddr: int,
+            flags: int) -> int:
+    if flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH):
+        raise SyscallError(errno.EINVAL)
+    old = _path(t, olddirfd, oldaddr, empty_ok=bool(flags & AT_EMPTY_PATH))
+    new = _path(t, newdirfd, newaddr)
+    if old.mount.fs is not new.mount.fs:
+        raise SyscallError(errno.EXDEV)
+    old.fs.link(t, old, new, bool(flags & AT_SYMLINK_FOLLOW))
+    return 0
+
+
+def link(t: Task) -> int:
+    """link implements Linux syscall link(2)."""
+    return do_link(t, AT_FDCWD, t.args[0], AT_FDCWD, t.args[1], 0)
+
+
+def linkat(t: Task) -> int:
+    """linkat implements Linux syscall linkat(2)."""
+    return do_link(t, t.arg_int(0), t.args[1], t.arg_int(2), t.args[3], t.arg_int(4))
+
+
+def do_symlink(t: Task, targetaddr: int, newdirfd: int, newaddr: int) -> int:
+    target = t.read_path(targetaddr)
+    if not target:
+        raise SyscallError(errno.ENOENT)
+    p = _path(t, newdirfd, newaddr)
+    _run(t, p, lambda q: q.fs.symlink(t, target, q))
+    return 0
+
+
+def symlink(t: Task) -> int:
+    """symlink implements Linux syscall symlink(2)."""
+    return do_symlink(t, t.args[0], AT_FDCWD, t.args[1])
+
+
+def symlinkat(t: Task) -> int:
+    """symlinkat implements Linux syscall symlinkat(2)."""
+    return do_symlink(t, t.args[0], t.arg_int(1), t.args[2])
+
+
+# -- links and access --------------------------------------------------------------------
+def do_readlink(t: Task, dirfd: int, addr: int, buf: int, size: int) -> int:
+    if size <= 0 or size > 0x7FFFFFFF:
+        raise SyscallError(errno.EINVAL)
+    p = _path(t, dirfd, addr, empty_ok=True)
+    target = os.fsencode(_run(t, p, lambda q: q.fs.readlink(t, q)))[:size]
+    t.write_bytes(buf, target)
+    return len(target)
+
+
+def readlink(t: Task) -> int:
+    """readlink implements Linux syscall readlink(2)."""
+    return do_readlink(t, AT_FDCWD, t.args[0], t.args[1], t.arg_int(2))
+
+
+def readlinkat(t: Task) -> int:
+    """readlinkat implements Linux syscall readlinkat(2)."""
+    return do_readlink(t, t.arg_int(0), t.args[1], t.args[2], t.arg_int(3))
+
+
+def do_access(t: Task, dirfd: int, addr: int, mode: int, flags: int) -> int:
+    if mode & ~7:
+        raise SyscallError(errno.EINVAL)
+    if flags & ~(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH):
+        raise SyscallError(errno.EINVAL)
+    p = _path(t, dirfd, addr, empty_ok=bool(flags & AT_EMPTY_PATH))
+    follow = not flags & AT_SYMLINK_NOFOLLOW
+    _run(t, p, lambda q: q.fs.access(t, q, mode, follow))
+    return 0
+
+
+def access(t: Task) -> int:
+    """access implements Linux syscall access(2)."""
+    return do_access(t, AT_FDCWD, t.args[0], t.arg_int(1), 0)
+
+
+def faccessat(t: Task) -> int:
+    """faccessat implements Linux syscall faccessat(2) (no flags argument)."""
+    return do_access(t, t.arg_int(0), t.args[1], t.arg_int(2), 0)
+
+
+def faccessat2(t: Task) -> int:
+    """faccessat2 implements Linux syscall faccessat2(2)."""
+    return do_access(t, t.arg_int(0), t.args[1], t.arg_int(2), t.arg_int(3))
+
+
+# -- attributes -------------------------------------------------------------------------
+def do_chmod(t: Task, dirfd: int, addr: int, mode: int, flags: int) -> int:
+    p = _path(t, dirfd, addr, empty_ok=bool(flags & AT_EMPTY_PATH))
+    follow = not flags & AT_SYMLINK_NOFOLLOW
+    _run(t, p, lambda q: q.fs.chmod(t, q, mode & 0o7777, follow))
+    return 0
+
+
+def chmod(t: Task) -> int:
+    """chmod implements Linux syscall chmod(2)."""
+    return do_chmod(t, AT_FDCWD, t.args[0], t.args[1], 0)
+
+
+def fchmodat(t: Task) -> int:
+    """fchmodat implements Linux syscall fchmodat(2)."""
+    return do_chmod(t, t.arg_int(0), t.args[1], t.args[2], 0)
+
+
+def fchmodat2(t: Task) -> int:
+    """fchmodat2 implements Linux syscall fchmodat2(2)."""
+    return do_chmod(t, t.arg_int(0), t.args[1], t.args[2], t.arg_int(3))
+
+
+def do_chown(t: Task, dirfd: int, addr: int, uid: int, gid: int, flags: int) -> int:
+    if flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH):
+        raise SyscallError(errno.EINVAL)
+    p = _path(t, dirfd, addr, empty_ok=bool(flags & AT_EMPTY_PATH))
+    follow = not flags & AT_SYMLINK_NOFOLLOW
+    _run(t, p, lambda q: q.fs.chown(t, q, uid, gid, follow))
+    return 0
+
+
+def _id(v: int) -> int:
+    v &= 0xFFFFFFFF
+    return -1 if v == 0xFFFFFFFF else v
+
+
+def chown(t: Task) -> int:
+    """chown implements Linux syscall chown(2)."""
+    return do_chown(t, AT_FDCWD, t.args[0], _id(t.args[1]), _id(t.args[2]), 0)
+
+
+def lchown(t: Task) -> int:
+    """lchown implements Linux syscall lchown(2)."""
+    return do_chown(t, AT_FDCWD, t.args[0], _id(t.args[1]), _id(t.args[2]),
+                    AT_SYMLINK_NOFOLLOW)
+
+
+def fchownat(t: Task) -> int:
+    """fchownat implements Linux syscall fchownat(2)."""
+    return do_chown(t, t.arg_int(0), t.args[1], _id(t.args[2]), _id(t.args[3]),
+                    t.arg_int(4))
+
+
+def truncate(t: Task) -> int:
+    """truncate implements Linux syscall truncate(2)."""
+    length = t.args[1]
+    if length >= 1 << 63:
+        raise SyscallError(errno.EINVAL)
+    p = _path(t, AT_FDCWD, t.args[0])
+    _run(t, p, lambda q: q.fs.truncate(t, q, length))
+    return 0
+
+
+TIMESPEC2 = struct.Struct("<qqqq")
+TIMEVAL2 = struct.Struct("<qqqq")
+UTIMBUF = struct.Struct("<qq")
+
+
+def _set_times(t: Task, dirfd: int, addr: int, atime_ns: int, mtime_ns: int,
+               flags: int) -> int:
+    if addr == 0:  # utimensat(fd, NULL, ...): the fd itself
+        p = t.kernel.mounts.resolve(t, dirfd, "", empty_ok=True)
+    else:
+        p = _path(t, dirfd, addr, empty_ok=bool(flags & AT_EMPTY_PATH))
+    follow = not flags & AT_SYMLINK_NOFOLLOW
+    _run(t, p, lambda q: q.fs.utimens(t, q, atime_ns, mtime_ns, follow))
+    return 0
+
+
+def _ns(sec: int, nsec: int) -> int:
+    if nsec in (UTIME_NOW, UTIME_OMIT):
+        return -nsec  # the gofer's encoding of the two specials
+    if not 0 <= nsec < 10**9:
+        raise SyscallError(errno.EINVAL)
+    return sec * 10**9 + nsec
+
+
+def utimensat(t: Task) -> int:
+    """utimensat implements Linux syscall utimensat(2)."""
+    flags = t.arg_int(3)
+    if flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH):
+        raise SyscallError(errno.EINVAL)
+    if t.args[2]:
+        a_s, a_ns, m_s, m_ns = TIMESPEC2.unpack(t.read_bytes(t.args[2], TIMESPEC2.size))
+        atime, mtime = _ns(a_s, a_ns), _ns(m_s, m_ns)
+    else:
+        atime = mtime = -UTIME_NOW
+    return _set_times(t, t.arg_int(0), t.args[1], atime, mtime, flags)
+
+
+def _utimes(t: Task, dirfd: int, addr: int, tv_addr: int) -> int:
+    if tv_addr:
+        a_s, a_us, m_s, m_us = TIMEVAL2.unpack(t.read_bytes(tv_addr, TIMEVAL2.size))
+        if not (0 <= a_us < 10**6 and 0 <= m_us < 10**6):
+            raise SyscallError(errno.EINVAL)
+        atime, mtime = a_s * 10**9 + a_us * 1000, m_s * 10**9 + m_us * 1000
+    else:
+        atime = mtime = -UTIME_NOW
+    if addr == 0:
+        raise SyscallError(errno.EFAULT)
+    return _set_times(t, dirfd, addr, atime, mtime, 0)
+
+
+def utimes(t: Task) -> int:
+    """utimes implements Linux syscall utimes(2)."""
+    return _utimes(t, AT_FDCWD, t.args[0], t.args[1])
+
+
+def futimesat(t: Task) -> int:
+    """futimesat implements Linux syscall futimesat(2)."""
+    return _utimes(t, t.arg_int(0), t.args[1], t.args[2])
+
+
+def utime(t: Task) -> int:
+    """utime implements Linux syscall utime(2)."""
+    if t.args[1]:
+        a, m = UTIMBUF.unpack(t.read_bytes(t.args[1], UTIMBUF.size))
+        atime, mtime = a * 10**9, m * 10**9
+    else:
+        atime = mtime = -UTIME_NOW
+    return _set_times(t, AT_FDCWD, t.args[0], atime, mtime, 0)

@@ -1,0 +1,737 @@
+/*
+ * rsphelper: a small static test program for runsc-py.
+ *
+ * Build: gcc -O2 -static -o rsphelper rsphelper.c
+ *
+ * Usage: rsphelper SUBCOMMAND [ARGS...]
+ * Each subcommand prints its result on stdout and exits 0 on success. When the
+ * probed syscall fails it prints "ERR <ERRNAME> <errno>" and exits 1.
+ * Usage errors exit 2.
+ *
+ * Syscalls that are the subject of a probe are made with raw syscall() where
+ * libc might pick a different syscall (stat family, open, statx, openat2,
+ * getcwd), so that tests know exactly which syscall the sandbox saw:
+ *   stat -> SYS_stat, lstat -> SYS_lstat, fstat -> SYS_open + SYS_fstat,
+ *   statx -> SYS_statx, cat/write/append -> SYS_open, openat-rel -> SYS_openat,
+ *   openat2-inroot -> SYS_openat2, getcwd -> SYS_getcwd, chdir -> SYS_chdir.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/openat2.h>
+
+/* ------------------------------------------------------------------ errors */
+
+static const struct { int num; const char *name; } errtab[] = {
+    {EPERM, "EPERM"},     {ENOENT, "ENOENT"},     {ESRCH, "ESRCH"},
+    {EINTR, "EINTR"},     {EIO, "EIO"},           {ENXIO, "ENXIO"},
+    {E2BIG, "E2BIG"},     {ENOEXEC, "ENOEXEC"},   {EBADF, "EBADF"},
+    {ECHILD, "ECHILD"},   {EAGAIN, "EAGAIN"},     {ENOMEM, "ENOMEM"},
+    {EACCES, "EACCES"},   {EFAULT, "EFAULT"},     {ENOTBLK, "ENOTBLK"},
+    {EBUSY, "EBUSY"},     {EEXIST, "EEXIST"},     {EXDEV, "EXDEV"},
+    {ENODEV, "ENODEV"},   {ENOTDIR, "ENOTDIR"},   {EISDIR, "EISDIR"},
+    {EINVAL, "EINVAL"},   {ENFILE, "ENFILE"},     {EMFILE, "EMFILE"},
+    {ENOTTY, "ENOTTY"},   {ETXTBSY, "ETXTBSY"},   {EFBIG, "EFBIG"},
+    {ENOSPC, "ENOSPC"},   {ESPIPE, "ESPIPE"},     {EROFS, "EROFS"},
+    {EMLINK, "EMLINK"},   {EPIPE, "EPIPE"},       {EDOM, "EDOM"},
+    {ERANGE, "ERANGE"},   {EDEADLK, "EDEADLK"},   {ENAMETOOLONG, "ENAMETOOLONG"},
+    {ENOLCK, "ENOLCK"},   {ENOSYS, "ENOSYS"},     {ENOTEMPTY, "ENOTEMPTY"},
+    {ELOOP, "ELOOP"},     {ENOMSG, "ENOMSG"},     {ENODATA, "ENODATA"},
+    {ENOTSUP, "EOPNOTSUPP"}, {EOVERFLOW, "EOVERFLOW"}, {ENOTSOCK, "ENOTSOCK"},
+    {EAFNOSUPPORT, "EAFNOSUPPORT"}, {EADDRINUSE, "EADDRINUSE"},
+    {ECONNREFUSED, "ECONNREFUSED"}, {ETIMEDOUT, "ETIMEDOUT"},
+    {EPROTONOSUPPORT, "EPROTONOSUPPORT"}, {ESTALE, "ESTALE"},
+    {EDQUOT, "EDQUOT"},   {ECANCELED, "ECANCELED"}, {EOWNERDEAD, "EOWNERDEAD"},
+    {ENOTCONN, "ENOTCONN"},
+};
+
+static const char *errname(int e)
+{
+    static char buf[32];
+    for (size_t i = 0; i < sizeof(errtab) / sizeof(errtab[0]); i++)
+        if (errtab[i].num == e)
+            return errtab[i].name;
+    snprintf(buf, sizeof(buf), "E%d", e);
+    return buf;
+}
+
+static int fail(void)
+{
+    int e = errno;
+    printf("ERR %s %d\n", errname(e), e);
+    fflush(stdout);
+    return 1;
+}
+
+static int usage(const char *msg)
+{
+    fprintf(stderr, "rsphelper: usage: %s\n", msg);
+    return 2;
+}
+
+#define NEED(n, msg) do { if (argc < (n)) return usage(msg); } while (0)
+
+/* ----------------------------------------------------------------- helpers */
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* copy fd to stdout; returns 0 or -1 with errno */
+static int copy_out(int fd)
+{
+    char buf[65536];
+    fflush(stdout);
+    for (;;) {
+        ssize_t r = read(fd, buf, sizeof(buf));
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (r == 0)
+            return 0;
+        if (write_all(1, buf, (size_t)r) < 0)
+            return -1;
+    }
+}
+
+static const char *type_name(mode_t m)
+{
+    switch (m & S_IFMT) {
+    case S_IFREG: return "reg";
+    case S_IFDIR: return "dir";
+    case S_IFLNK: return "lnk";
+    case S_IFCHR: return "chr";
+    case S_IFBLK: return "blk";
+    case S_IFIFO: return "fifo";
+    case S_IFSOCK: return "sock";
+    default: return "unknown";
+    }
+}
+
+static void print_stat(const struct stat *st)
+{
+    printf("mode=0%o size=%lld uid=%d gid=%d ino=%llu nlink=%lu rdev=%u:%u type=%s\n",
+           (unsigned)(st->st_mode & 07777), (long long)st->st_size, (int)st->st_uid,
+           (int)st->st_gid, (unsigned long long)st->st_ino, (unsigned long)st->st_nlink,
+           major(st->st_rdev), minor(st->st_rdev), type_name(st->st_mode));
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static long raw_open(const char *path, int flags, int mode)
+{
+    return syscall(SYS_open, path, flags, mode);
+}
+
+/* ------------------------------------------------------------ subcommands */
+
+static int cmd_cat(const char *path)
+{
+    int fd = (int)raw_open(path, O_RDONLY, 0);
+    if (fd < 0)
+        return fail();
+    if (copy_out(fd) < 0)
+        return fail();
+    close(fd);
+    return 0;
+}
+
+static int cmd_write(const char *path, const char *data, int extra_flags)
+{
+    int fd = (int)raw_open(path, O_WRONLY | O_CREAT | extra_flags, 0644);
+    if (fd < 0)
+        return fail();
+    if (write_all(fd, data, strlen(data)) < 0)
+        return fail();
+    if (close(fd) < 0)
+        return fail();
+    printf("ok\n");
+    return 0;
+}
+
+static int cmd_stat(const char *path, long nr)
+{
+    struct stat st;
+    if (syscall(nr, path, &st) < 0)
+        return fail();
+    print_stat(&st);
+    return 0;
+}
+
+static int cmd_fstat(const char *path)
+{
+    struct stat st;
+    int fd = (int)raw_open(path, O_RDONLY, 0);
+    if (fd < 0)
+        return fail();
+    if (syscall(SYS_fstat, fd, &st) < 0)
+        return fail();
+    print_stat(&st);
+    return 0;
+}
+
+static int cmd_statx(const char *path)
+{
+    struct statx sx;
+    memset(&sx, 0, sizeof(sx));
+    if (syscall(SYS_statx, AT_FDCWD, path, 0, STATX_BASIC_STATS, &sx) < 0)
+        return fail();
+    printf("mode=0%o size=%lld uid=%d gid=%d ino=%llu nlink=%lu rdev=%u:%u type=%s\n",
+           (unsigned)(sx.stx_mode & 07777), (long long)sx.stx_size, (int)sx.stx_uid,
+           (int)sx.stx_gid, (unsigned long long)sx.stx_ino, (unsigned long)sx.stx_nlink,
+           sx.stx_rdev_major, sx.stx_rdev_minor, type_name(sx.stx_mode));
+    return 0;
+}
+
+static int cmd_ls(const char *path)
+{
+    DIR *d = opendir(path);
+    struct dirent *de;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    if (!d)
+        return fail();
+    errno = 0;
+    while ((de = readdir(d)) != NULL) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            names = realloc(names, cap * sizeof(*names));
+            if (!names)
+                return fail();
+        }
+        names[n++] = strdup(de->d_name);
+        errno = 0;
+    }
+    if (errno)
+        return fail();
+    closedir(d);
+    qsort(names, n, sizeof(*names), cmp_str);
+    for (size_t i = 0; i < n; i++)
+        printf("%s\n", names[i]);
+    return 0;
+}
+
+static int cmd_readlink(const char *path)
+{
+    char buf[PATH_MAX + 1];
+    ssize_t n = readlink(path, buf, PATH_MAX);
+    if (n < 0)
+        return fail();
+    buf[n] = 0;
+    printf("%s\n", buf);
+    return 0;
+}
+
+static int cmd_getcwd(void)
+{
+    char buf[PATH_MAX + 1];
+    long r = syscall(SYS_getcwd, buf, sizeof(buf));
+    if (r < 0)
+        return fail();
+    printf("%s\n", buf);
+    return 0;
+}
+
+static int cmd_access(const char *path, const char *m)
+{
+    int mode = 0;
+    for (; *m; m++) {
+        switch (*m) {
+        case 'r': mode |= R_OK; break;
+        case 'w': mode |= W_OK; break;
+        case 'x': mode |= X_OK; break;
+        case 'f': mode |= F_OK; break;
+        default: return usage("access PATH MODE (letters rwxf)");
+        }
+    }
+    if (access(path, mode) < 0)
+        return fail();
+    printf("ok\n");
+    return 0;
+}
+
+static int cmd_openat_rel(const char *dir, const char *rel)
+{
+    int dfd = (int)syscall(SYS_openat, AT_FDCWD, dir, O_RDONLY | O_DIRECTORY, 0);
+    if (dfd < 0)
+        return fail();
+    int fd = (int)syscall(SYS_openat, dfd, rel, O_RDONLY, 0);
+    if (fd < 0)
+        return fail();
+    if (copy_out(fd) < 0)
+        return fail();
+    return 0;
+}
+
+static int cmd_openat2_inroot(const char *dir, const char *rel)
+{
+    struct open_how how;
+    int dfd = (int)syscall(SYS_openat, AT_FDCWD, dir, O_RDONLY | O_DIRECTORY, 0);
+    if (dfd < 0)
+        return fail();
+    memset(&how, 0, sizeof(how));
+    how.flags = O_RDONLY;
+    how.resolve = RESOLVE_IN_ROOT;
+    int fd = (int)syscall(SYS_openat2, dfd, rel, &how, sizeof(how));
+    if (fd < 0)
+        return fail();
+    if (copy_out(fd) < 0)
+        return fail();
+    return 0;
+}
+
+static int cmd_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *de;
+    int fds[4096];
+    int n = 0;
+    if (!d)
+        return fail();
+    int self = dirfd(d);
+    while ((de = readdir(d)) != NULL && n < 4096) {
+        if (de->d_name[0] == '.')
+            continue;
+        int fd = atoi(de->d_name);
+        if (fd == self)
+            continue;
+        fds[n++] = fd;
+    }
+    for (int i = 1; i < n; i++)          /* insertion sort */
+        for (int j = i; j > 0 && fds[j - 1] > fds[j]; j--) {
+            int t = fds[j]; fds[j] = fds[j - 1]; fds[j - 1] = t;
+        }
+    for (int i = 0; i < n; i++) {
+        char p[64], target[PATH_MAX + 1];
+        snprintf(p, sizeof(p), "/proc/self/fd/%d", fds[i]);
+        ssize_t r = readlink(p, target, PATH_MAX);
+        if (r < 0)
+            snprintf(target, sizeof(target), "?%s", errname(errno));
+        else
+            target[r] = 0;
+        printf("%d -> %s\n", fds[i], target);
+    }
+    closedir(d);
+    return 0;
+}
+
+static int cmd_uname(void)
+{
+    struct utsname u;
+    if (syscall(SYS_uname, &u) < 0)
+        return fail();
+    printf("sysname=%s\nnodename=%s\nrelease=%s\nversion=%s\nmachine=%s\n",
+           u.sysname, u.nodename, u.release, u.version, u.machine);
+    return 0;
+}
+
+static int cmd_id(void)
+{
+    gid_t groups[1024];
+    int n = getgroups(1024, groups);
+    if (n < 0)
+        return fail();
+    printf("uid=%d gid=%d euid=%d egid=%d groups=", (int)getuid(), (int)getgid(),
+           (int)geteuid(), (int)getegid());
+    for (int i = 0; i < n; i++)
+        printf("%s%d", i ? "," : "", (int)groups[i]);
+    printf("\n");
+    return 0;
+}
+
+static int cmd_caps(void)
+{
+    char line[512];
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        return fail();
+    while (fgets(line, sizeof(line), f)) {
+        if (!strncmp(line, "CapEff:", 7) || !strncmp(line, "CapPrm:", 7) ||
+            !strncmp(line, "CapBnd:", 7))
+            fputs(line, stdout);
+    }
+    fclose(f);
+    return 0;
+}
+
+static const struct { const char *name; int res; } rlims[] = {
+    {"CPU", RLIMIT_CPU},         {"FSIZE", RLIMIT_FSIZE},   {"DATA", RLIMIT_DATA},
+    {"STACK", RLIMIT_STACK},     {"CORE", RLIMIT_CORE},     {"RSS", RLIMIT_RSS},
+    {"NPROC", RLIMIT_NPROC},     {"NOFILE", RLIMIT_NOFILE}, {"MEMLOCK", RLIMIT_MEMLOCK},
+    {"AS", RLIMIT_AS},           {"LOCKS", RLIMIT_LOCKS},   {"SIGPENDING", RLIMIT_SIGPENDING},
+    {"MSGQUEUE", RLIMIT_MSGQUEUE}, {"NICE", RLIMIT_NICE},   {"RTPRIO", RLIMIT_RTPRIO},
+    {"RTTIME", RLIMIT_RTTIME},
+};
+
+static void print_rlim(rlim_t v)
+{
+    if (v == RLIM_INFINITY)
+        printf("unlimited");
+    else
+        printf("%llu", (unsigned long long)v);
+}
+
+static int cmd_rlimit(const char *name)
+{
+    const char *n = name;
+    if (!strncmp(n, "RLIMIT_", 7))
+        n += 7;
+    for (size_t i = 0; i < sizeof(rlims) / sizeof(rlims[0]); i++) {
+        if (!strcasecmp(rlims[i].name, n)) {
+            struct rlimit rl;
+            if (getrlimit(rlims[i].res, &rl) < 0)
+                return fail();
+            print_rlim(rl.rlim_cur);
+            printf(" ");
+            print_rlim(rl.rlim_max);
+            printf("\n");
+            return 0;
+        }
+    }
+    return usage("rlimit NOFILE|NPROC|CORE|STACK|AS|DATA|FSIZE|CPU|MEMLOCK|...");
+}
+
+static void on_term(int sig)
+{
+    static const char msg[] = "got SIGTERM\n";
+    (void)sig;
+    if (write(1, msg, sizeof(msg) - 1) < 0)
+        _exit(3);
+    _exit(0);
+}
+
+static int cmd_spin_signal(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_term;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGTERM, &sa, NULL) < 0)
+        return fail();
+    printf("ready\n");
+    fflush(stdout);
+    for (;;)
+        pause();
+}
+
+static int cmd_fork_exit_wait(int n)
+{
+    for (int i = 0; i < n; i++) {
+        pid_t p = fork();
+        if (p < 0)
+            return fail();
+        if (p == 0)
+            _exit(7);
+    }
+    for (int i = 0; i < n; i++) {
+        int st;
+        pid_t p = wait(&st);
+        if (p < 0)
+            return fail();
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 7) {
+            printf("bad status 0x%x from pid %d\n", st, (int)p);
+            return 1;
+        }
+    }
+    printf("ok\n");
+    return 0;
+}
+
+static void bp_report(const char *name, long r)
+{
+    if (r < 0)
+        printf("%s %s\n", name, errname(errno));
+    else
+        printf("%s ok=%ld\n", name, r);
+}
+
+/*
+ * Each case prints "name ERRNAME" (or "name ok=RET" if the call succeeded).
+ * Expected on Linux: open-null EFAULT, open-one EFAULT, stat-unmapped EFAULT,
+ * stat-toolong ENAMETOOLONG, stat-unterminated EFAULT (100 'a' bytes at the end
+ * of a mapping followed by an unmapped page), open-unterminated EFAULT.
+ */
+static int cmd_bad_pointer(void)
+{
+    struct stat st;
+    long pg = sysconf(_SC_PAGESIZE);
+    long r;
+
+    r = syscall(SYS_open, (char *)NULL, O_RDONLY, 0);
+    bp_report("open-null", r);
+    r = syscall(SYS_open, (char *)1, O_RDONLY, 0);
+    bp_report("open-one", r);
+
+    char *unm = mmap(NULL, (size_t)pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (unm == MAP_FAILED)
+        return fail();
+    munmap(unm, (size_t)pg);
+    r = syscall(SYS_stat, unm, &st);
+    bp_report("stat-unmapped", r);
+
+    char *longp = malloc(5001);
+    memset(longp, 'a', 5000);
+    longp[5000] = 0;
+    r = syscall(SYS_stat, longp, &st);
+    bp_report("stat-toolong", r);
+    free(longp);
+
+    char *two = mmap(NULL, 2 * (size_t)pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (two == MAP_FAILED)
+        return fail();
+    munmap(two + pg, (size_t)pg);
+    memset(two, 'a', (size_t)pg);
+    r = syscall(SYS_stat, two + pg - 100, &st);
+    bp_report("stat-unterminated", r);
+    r = syscall(SYS_open, two + pg - 100, O_RDONLY, 0);
+    bp_report("open-unterminated", r);
+    return 0;
+}
+
+static int cmd_syscall(int argc, char **argv)
+{
+    long a[6] = {0, 0, 0, 0, 0, 0};
+    long nr = strtol(argv[2], NULL, 0);
+    for (int i = 3; i < argc && i - 3 < 6; i++)
+        a[i - 3] = (long)strtoll(argv[i], NULL, 0);
+    long r = syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+    if (r == -1)
+        return fail();
+    printf("ret=%ld\n", r);
+    return 0;
+}
+
+/* race-rename: shared buffer flipped by a second thread */
+static char race_buf[PATH_MAX];
+static char race_a[PATH_MAX], race_b[PATH_MAX];
+static volatile int race_stop;
+
+static void *race_flipper(void *arg)
+{
+    (void)arg;
+    while (!race_stop) {
+        memcpy(race_buf, race_a, sizeof(race_buf));
+        __asm__ __volatile__("" ::: "memory");
+        memcpy(race_buf, race_b, sizeof(race_buf));
+        __asm__ __volatile__("" ::: "memory");
+    }
+    return NULL;
+}
+
+static int cmd_race_rename(const char *a, const char *b, long n)
+{
+    pthread_t t;
+    long ok = 0, tries = 0;
+    if (strlen(a) >= PATH_MAX || strlen(b) >= PATH_MAX)
+        return usage("race-rename PATH_A PATH_B N (paths too long)");
+    strcpy(race_a, a);
+    strcpy(race_b, b);
+    strcpy(race_buf, a);
+    if (pthread_create(&t, NULL, race_flipper, NULL) != 0)
+        return usage("pthread_create failed");
+    for (tries = 0; tries < n; tries++) {
+        int fd = (int)syscall(SYS_open, race_buf, O_WRONLY, 0);
+        if (fd >= 0) {
+            ok++;
+            close(fd);
+        }
+    }
+    race_stop = 1;
+    pthread_join(t, NULL);
+    printf("opened=%ld tries=%ld\n", ok, tries);
+    return 0;
+}
+
+/* -------------------------------------------------------------------- main */
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc < 2)
+        return usage("rsphelper SUBCOMMAND [ARGS...]");
+    const char *c = argv[1];
+
+    if (!strcmp(c, "true"))
+        return 0;
+    if (!strcmp(c, "exit")) {
+        NEED(3, "exit N");
+        return atoi(argv[2]);
+    }
+    if (!strcmp(c, "kill-self")) {
+        NEED(3, "kill-self SIG");
+        fflush(stdout);
+        if (raise(atoi(argv[2])) != 0)
+            return fail();
+        return 0;
+    }
+    if (!strcmp(c, "cat")) { NEED(3, "cat PATH"); return cmd_cat(argv[2]); }
+    if (!strcmp(c, "write")) { NEED(4, "write PATH DATA"); return cmd_write(argv[2], argv[3], O_TRUNC); }
+    if (!strcmp(c, "append")) { NEED(4, "append PATH DATA"); return cmd_write(argv[2], argv[3], O_APPEND); }
+    if (!strcmp(c, "stat")) { NEED(3, "stat PATH"); return cmd_stat(argv[2], SYS_stat); }
+    if (!strcmp(c, "lstat")) { NEED(3, "lstat PATH"); return cmd_stat(argv[2], SYS_lstat); }
+    if (!strcmp(c, "statx")) { NEED(3, "statx PATH"); return cmd_statx(argv[2]); }
+    if (!strcmp(c, "fstat")) { NEED(3, "fstat PATH"); return cmd_fstat(argv[2]); }
+    if (!strcmp(c, "ls")) { NEED(3, "ls DIR"); return cmd_ls(argv[2]); }
+    if (!strcmp(c, "readlink")) { NEED(3, "readlink PATH"); return cmd_readlink(argv[2]); }
+    if (!strcmp(c, "getcwd")) return cmd_getcwd();
+    if (!strcmp(c, "chdir-getcwd")) {
+        NEED(3, "chdir-getcwd DIR");
+        if (syscall(SYS_chdir, argv[2]) < 0)
+            return fail();
+        return cmd_getcwd();
+    }
+    if (!strcmp(c, "chdir-cat")) {
+        NEED(4, "chdir-cat DIR RELPATH");
+        if (syscall(SYS_chdir, argv[2]) < 0)
+            return fail();
+        return cmd_cat(argv[3]);
+    }
+    if (!strcmp(c, "mkdir")) {
+        NEED(3, "mkdir PATH");
+        if (mkdir(argv[2], 0755) < 0) return fail();
+        printf("ok\n"); return 0;
+    }
+    if (!strcmp(c, "rmdir")) {
+        NEED(3, "rmdir PATH");
+        if (rmdir(argv[2]) < 0) return fail();
+        printf("ok\n"); return 0;
+    }
+    if (!strcmp(c, "unlink")) {
+        NEED(3, "unlink PATH");
+        if (unlink(argv[2]) < 0) return fail();
+        printf("ok\n"); return 0;
+    }
+    if (!strcmp(c, "rename")) {
+        NEED(4, "rename OLD NEW");
+        if (rename(argv[2], argv[3]) < 0) return fail();
+        printf("ok\n"); return 0;
+    }
+    if (!strcmp(c, "link")) {
+        NEED(4, "link OLD NEW");
+        if (link(argv[2], argv[3]) < 0) return fail();
+        printf("ok\n"); return 0;
+    }
+    if (!strcmp(c, "symlink")) {
+        NEED(4, "symlink TARGET LINK");
+        if (symlink(argv[2], argv[3]) < 0) return fail();
+        printf("ok\n"); return 0;
+    }
+    if (!strcmp(c, "chmod")) {
+        NEED(4, "chmod PATH OCTALMODE");
+        if (chmod(argv[2], (mode_t)strtol(argv[3], NULL, 8)) < 0) return fail();
+        printf("ok\n"); return 0;
+    }
+    if (!strcmp(c, "chown")) {
+        NEED(5, "chown PATH UID GID");
+        if (chown(argv[2], (uid_t)atoi(argv[3]), (gid_t)atoi(argv[4])) < 0) return fail();
+        printf("ok\n"); return 0;
+    }
+    if (!strcmp(c, "truncate")) {
+        NEED(4, "truncate PATH LEN");
+        if (truncate(argv[2], (off_t)strtoll(argv[3], NULL, 0)) < 0) return fail();
+        printf("ok\n"); return 0;
+    }
+    if (!strcmp(c, "utimens")) {
+        NEED(4, "utimens PATH SEC");
+        struct timespec ts[2];
+        ts[0].tv_sec = ts[1].tv_sec = (time_t)strtoll(argv[3], NULL, 0);
+        ts[0].tv_nsec = ts[1].tv_nsec = 0;
+        if (utimensat(AT_FDCWD, argv[2], ts, 0) < 0) return fail();
+        printf("ok\n"); return 0;
+    }
+    if (!strcmp(c, "access")) { NEED(4, "access PATH MODE"); return cmd_access(argv[2], argv[3]); }
+    if (!strcmp(c, "statfs")) {
+        NEED(3, "statfs PATH");
+        struct statfs sf;
+        if (statfs(argv[2], &sf) < 0) return fail();
+        printf("f_type=0x%lx\n", (unsigned long)sf.f_type);
+        return 0;
+    }
+    if (!strcmp(c, "openat-rel")) { NEED(4, "openat-rel DIRPATH REL"); return cmd_openat_rel(argv[2], argv[3]); }
+    if (!strcmp(c, "openat2-inroot")) { NEED(4, "openat2-inroot DIRPATH REL"); return cmd_openat2_inroot(argv[2], argv[3]); }
+    if (!strcmp(c, "fds")) return cmd_fds();
+    if (!strcmp(c, "uname")) return cmd_uname();
+    if (!strcmp(c, "id")) return cmd_id();
+    if (!strcmp(c, "caps")) return cmd_caps();
+    if (!strcmp(c, "nnp")) {
+        int r = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0);
+        if (r < 0) return fail();
+        printf("%d\n", r);
+        return 0;
+    }
+    if (!strcmp(c, "rlimit")) { NEED(3, "rlimit NAME"); return cmd_rlimit(argv[2]); }
+    if (!strcmp(c, "hostname")) {
+        char h[256];
+        if (gethostname(h, sizeof(h)) < 0) return fail();
+        h[255] = 0;
+        printf("%s\n", h);
+        return 0;
+    }
+    if (!strcmp(c, "sleep")) {
+        NEED(3, "sleep SECONDS");
+        double s = atof(argv[2]);
+        struct timespec ts = { (time_t)s, (long)((s - (double)(time_t)s) * 1e9) };
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+            ;
+        return 0;
+    }
+    if (!strcmp(c, "pause-forever")) {
+        for (;;)
+            sleep(1000);
+    }
+    if (!strcmp(c, "spin-signal")) return cmd_spin_signal();
+    if (!strcmp(c, "exec")) {
+        NEED(3, "exec PATH [ARGS...]");
+        fflush(stdout);
+        execv(argv[2], &argv[2]);
+        return fail();
+    }
+    if (!strcmp(c, "fork-exit-wait")) { NEED(3, "fork-exit-wait N"); return cmd_fork_exit_wait(atoi(argv[2])); }
+    if (!strcmp(c, "bad-pointer")) return cmd_bad_pointer();
+    if (!strcmp(c, "syscall")) { NEED(3, "syscall NR [ARGS...]"); return cmd_syscall(argc, argv); }
+    if (!strcmp(c, "race-rename")) {
+        NEED(5, "race-rename PATH_A PATH_B N");
+        return cmd_race_rename(argv[2], argv[3], strtol(argv[4], NULL, 0));
+    }
+    fprintf(stderr, "rsphelper: unknown subcommand %s\n", c);
+    return 2;
+}
