@@ -35,14 +35,17 @@ def sandbox_config(spec: Spec, cid: str, log_path: str | None, log_format: str,
                    debug: bool) -> SandboxConfig:
     from runsc_py.rootfs import is_synthetic
 
-    mounts = [MountSpec("/", "gofer", str(spec.root_path), "rootfs", spec.root_readonly)]
+    # sources are shown in /proc/mounts: never a host path
+    mounts = [MountSpec("/", "gofer", "rootfs", "rootfs", spec.root_readonly)]
     for dest, kind in SYNTHETIC_KINDS.items():
         fstype = {"devfs": "tmpfs"}.get(kind, kind)
         mounts.append(MountSpec(dest, kind, kind, fstype, kind != "devpts"))
     for m in spec.mounts:
         if not is_synthetic(m):
-            mounts.append(MountSpec(m.destination, "gofer", m.source or m.type,
-                                    "tmpfs" if m.type == "tmpfs" else "bind", m.readonly))
+            tmpfs = m.type == "tmpfs"
+            mounts.append(MountSpec(m.destination, "gofer",
+                                    (m.source or "tmpfs") if tmpfs else "none",
+                                    "tmpfs" if tmpfs else "bind", m.readonly))
     return SandboxConfig(
         container_id=cid,
         hostname=spec.hostname or cid[:63] or "runsc-py",

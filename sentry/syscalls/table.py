@@ -14,7 +14,14 @@ from __future__ import annotations
 import errno
 
 from sentry.platform.bpf import ArgIn, ArgMaskClear
-from sentry.syscalls import sys_file, sys_refused, sys_stat, sys_thread, sys_utsname
+from sentry.syscalls import (
+    sys_file,
+    sys_refused,
+    sys_stat,
+    sys_sysinfo,
+    sys_thread,
+    sys_utsname,
+)
 from sentry.syscalls.numbers import SYSCALL_NUMBERS
 from sentry.syscalls.support import Handler, Support, Syscall
 
@@ -160,6 +167,7 @@ def _entries() -> list[Syscall]:
     full(sys_stat, "statx", note="basic stats only (no birth time)")
     full(sys_thread, "execve", "execveat", "chdir", "getcwd")
     full(sys_utsname, "uname", "sethostname", "setdomainname")
+    full(sys_sysinfo, "sysinfo", note="the sandbox's uptime and tasks, the host's memory")
 
     def native_if(name: str, rule, handler: Handler, note: str) -> None:  # type: ignore[no-untyped-def]
         out.append(Syscall(name, P, handler, native_when=rule, note=note))

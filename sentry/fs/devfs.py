@@ -1,0 +1,96 @@
+"""The sandbox's /dev (a few harmless host devices and links) and /dev/pts (the
+sentry's private devpts instance)."""
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from typing import TYPE_CHECKING
+
+from sentry.errors import SyscallError
+from sentry.fs.node import Device, Dir, Node, Symlink, SyntheticFS, open_host
+
+if TYPE_CHECKING:
+    from sentry.task import Task
+
+TMPFS_MAGIC = 0x01021994
+DEVPTS_SUPER_MAGIC = 0x1CD1
+
+# name: (host node, major, minor)
+HOST_DEVICES = {
+    "null": ("/dev/null", 1, 3),
+    "zero": ("/dev/zero", 1, 5),
+    "full": ("/dev/full", 1, 7),
+    "random": ("/dev/random", 1, 8),
+    "urandom": ("/dev/urandom", 1, 9),
+}
+
+
+def open_tty(t: Task, flags: int) -> int:
+    """/dev/tty: the task's controlling terminal, approximated by its fd 0 when that is
+    a terminal; ENXIO otherwise (as Linux without a controlling terminal)."""
+    link = f"/proc/{t.pid}/fd/0"
+    try:
+        st = os.stat(link)
+    except OSError:
+        raise SyscallError(errno.ENXIO) from None
+    if not stat.S_ISCHR(st.st_mode):
+        raise SyscallError(errno.ENXIO)
+    fd = open_host(link, flags)
+    if not os.isatty(fd):
+        os.close(fd)
+        raise SyscallError(errno.ENXIO)
+    return fd
+
+
+def _devpts_path(kernel, name: str) -> str:  # type: ignore[no-untyped-def]
+    base = getattr(kernel, "devpts", None)
+    if not base:
+        raise SyscallError(errno.ENOENT)
+    return os.path.join(base, name)
+
+
+class DevFS(SyntheticFS):
+    name = "devfs"
+    magic = TMPFS_MAGIC
+    dev = os.makedev(0, 0x05)
+    statfs_flags = 0x2  # nosuid
+
+    def __init__(self, kernel) -> None:  # type: ignore[no-untyped-def]
+        entries: dict[str, Node] = {
+            name: Device(host, os.makedev(major, minor))
+            for name, (host, major, minor) in HOST_DEVICES.items()
+        }
+        entries["tty"] = Device("/dev/tty", os.makedev(5, 0), opener=open_tty)
+        entries["ptmx"] = Device(lambda t: _devpts_path(kernel, "ptmx"), os.makedev(5, 2))
+        entries["fd"] = Symlink("/proc/self/fd")
+        entries["stdin"] = Symlink("/proc/self/fd/0")
+        entries["stdout"] = Symlink("/proc/self/fd/1")
+        entries["stderr"] = Symlink("/proc/self/fd/2")
+        entries["core"] = Symlink("/proc/kcore")
+        for d in ("shm", "pts", "mqueue"):
+            entries[d] = Dir(mode=0o1777 if d in ("shm", "mqueue") else 0o755)
+        super().__init__(kernel, Dir(entries, mode=0o755))
+
+
+class DevptsFS(SyntheticFS):
+    """The sentry's private devpts instance (kernel.devpts), node by node."""
+
+    name = "devpts"
+    magic = DEVPTS_SUPER_MAGIC
+    dev = os.makedev(0, 0x16)
+    statfs_flags = 0x2 | 0x8
+
+    def __init__(self, kernel) -> None:  # type: ignore[no-untyped-def]
+        def entries(t: Task) -> dict[str, Node]:
+            base = getattr(kernel, "devpts", None)
+            if not base:
+                return {}
+            try:
+                names = os.listdir(base)
+            except OSError:
+                return {}
+            return {n: Device(os.path.join(base, n)) for n in names
+                    if n == "ptmx" or n.isdigit()}
+
+        super().__init__(kernel, Dir(entries, mode=0o755))

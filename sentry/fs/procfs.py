@@ -1,0 +1,417 @@
+"""The sandbox's /proc: the tasks of the init's pid namespace, under their sandbox pids,
+and a few global files. Nothing of the host's /proc is reachable by name."""
+from __future__ import annotations
+
+import errno
+import os
+import re
+import time
+import uuid
+from typing import TYPE_CHECKING
+
+from sentry.errors import SyscallError
+from sentry.fs.node import (
+    Dir, File, MagicFd, Node, Symlink, SyntheticFS, host_read, sandbox_name, text,
+)
+
+if TYPE_CHECKING:
+    from sentry.task import Task
+
+PROC_SUPER_MAGIC = 0x9FA0
+
+
+# -- pid namespace -------------------------------------------------------------------
+def _status_fields(hp: int) -> dict[str, str]:
+    raw = host_read(f"/proc/{hp}/status").decode(errors="replace")
+    out = {}
+    for line in raw.splitlines():
+        k, _, v = line.partition(":")
+        out[k] = v.strip()
+    return out
+
+
+class PidNS:
+    """Host pid ↔ sandbox pid for the init's pid namespace."""
+
+    def __init__(self, kernel) -> None:  # type: ignore[no-untyped-def]
+        self.kernel = kernel
+        self._init = 0
+        self._ns = ""
+        self._level = 0
+        self._by_sandbox: dict[int, int] = {}
+
+    def _ensure(self) -> None:
+        init = self.kernel.init_pid
+        if init and init != self._init:
+            try:
+                self._ns = os.readlink(f"/proc/{init}/ns/pid")
+                self._level = len(_status_fields(init).get("NSpid", "x").split()) - 1
+            except (OSError, SyscallError):
+                raise SyscallError(errno.ESRCH) from None
+            self._init = init
+            self._by_sandbox = {}
+
+    @property
+    def level(self) -> int:
+        self._ensure()
+        return self._level
+
+    def member(self, hp: int) -> bool:
+        self._ensure()
+        if not self._init:
+            return False
+        try:
+            return os.readlink(f"/proc/{hp}/ns/pid") == self._ns
+        except OSError:
+            return False
+
+    def to_sandbox(self, hp: int) -> int:
+        """hp's pid (or tid) in the sandbox, 0 when outside it."""
+        if hp <= 0 or not self.member(hp):
+            return 0
+        try:
+            ns = _status_fields(hp).get("NSpid", "").split()
+        except SyscallError:
+            return 0
+        return int(ns[self._level]) if len(ns) > self._level else 0
+
+    def tasks(self) -> dict[int, int]:
+        """sandbox pid → host pid of every thread-group leader in the sandbox."""
+        self._ensure()
+        out: dict[int, int] = {}
+        if not self._init:
+            return out
+        for name in os.listdir("/proc"):
+            if not name.isdigit():
+                continue
+            hp = int(name)
+            sp = self.to_sandbox(hp)
+            if sp:
+                out[sp] = hp
+        self._by_sandbox = dict(out)
+        return out
+
+    def to_host(self, sp: int) -> int:
+        hp = self._by_sandbox.get(sp)
+        if hp and self.to_sandbox(hp) == sp:
+            return hp
+        return self.tasks().get(sp, 0)
+
+    def caller(self, t: Task) -> tuple[int, int]:
+        """(sandbox tgid, sandbox tid) of the calling task (t.pid is its host tid)."""
+        self._ensure()
+        f = _status_fields(t.pid)
+        tgids = f.get("NStgid", f.get("Tgid", "0")).split()
+        tids = f.get("NSpid", f.get("Pid", "0")).split()
+        lv = self._level
+        if not self.member(t.pid) or len(tids) <= lv:
+            raise SyscallError(errno.ENOENT)
+        return int(tgids[lv]), int(tids[lv])
+
+
+def pidns_of(kernel) -> PidNS:  # type: ignore[no-untyped-def]
+    ns = getattr(kernel, "pidns", None)
+    if ns is None:
+        ns = PidNS(kernel)
+        kernel.pidns = ns
+    return ns
+
+
+# -- per-task files ------------------------------------------------------------------
+_PID_LINES = {"Tgid", "Pid", "PPid", "TracerPid", "Ngid", "NStgid", "NSpid", "NSpgid", "NSsid"}
+
+
+def status_text(ns: PidNS, hp: int) -> bytes:
+    raw = host_read(f"/proc/{hp}/status").decode(errors="replace")
+    lv = ns.level
+    out = []
+    for line in raw.splitlines():
+        key, _, value = line.partition(":")
+        if key in _PID_LINES:
+            v = value.strip()
+            if key.startswith("NS"):
+                v = "\t".join(v.split()[lv:])
+            elif key in ("PPid", "TracerPid"):
+                v = str(ns.to_sandbox(int(v or 0)))
+            elif key == "Ngid":
+                v = "0"
+            else:
+                fields = _status_fields(hp)
+                src = "NStgid" if key == "Tgid" else "NSpid"
+                parts = fields.get(src, v).split()
+                v = parts[lv] if len(parts) > lv else "0"
+            line = f"{key}:\t{v}"
+        out.append(line)
+    return ("\n".join(out) + "\n").encode()
+
+
+def stat_text(ns: PidNS, hp: int) -> bytes:
+    raw = host_read(f"/proc/{hp}/stat").decode(errors="replace")
+    head, _, tail = raw.rpartition(")")
+    _pid, _, comm = head.partition(" (")
+    fields = tail.split()
+    # fields: state ppid pgrp session tty_nr tpgid ...
+    st = _status_fields(hp)
+    lv = ns.level
+
+    def at(key: str) -> str:
+        parts = st.get(key, "").split()
+        return parts[lv] if len(parts) > lv else "0"
+
+    fields[1] = str(ns.to_sandbox(int(fields[1])))
+    fields[2] = at("NSpgid")
+    fields[3] = at("NSsid")
+    if int(fields[5]) > 0:
+        fields[5] = str(ns.to_sandbox(int(fields[5])))
+    return f"{at('NSpid')} ({comm}) {' '.join(fields)}\n".encode()
+
+
+def maps_text(hp: int) -> bytes:
+    raw = host_read(f"/proc/{hp}/maps").decode(errors="replace")
+    return re.sub(r"/memfd:runsc-py:(\S[^\n]*?) \(deleted\)$", r"\1", raw,
+                  flags=re.M).encode()
+
+
+def mounts_text(kernel) -> bytes:  # type: ignore[no-untyped-def]
+    lines = []
+    for m in sorted(kernel.mounts.mounts, key=lambda m: len(m.dest)):
+        lines.append(f"{m.source} {m.dest} {m.fstype} {m.options} 0 0")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def mountinfo_text(kernel) -> bytes:  # type: ignore[no-untyped-def]
+    ms = sorted(kernel.mounts.mounts, key=lambda m: len(m.dest))
+    ids = {m.dest: 100 + i for i, m in enumerate(ms)}
+    lines = []
+    for i, m in enumerate(ms):
+        parent = 99
+        for other in ms[:i][::-1]:
+            if other.dest == "/" or m.dest.startswith(other.dest + "/"):
+                parent = ids[other.dest]
+                break
+        lines.append(f"{ids[m.dest]} {parent} 0:{50 + i} / {m.dest} {m.options} - "
+                     f"{m.fstype} {m.source} {m.options}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+class ProcFS(SyntheticFS):
+    name = "proc"
+    magic = PROC_SUPER_MAGIC
+    dev = os.makedev(0, 0x14)
+
+    def __init__(self, kernel) -> None:  # type: ignore[no-untyped-def]
+        self.ns = pidns_of(kernel)
+        self.boot_id = str(uuid.uuid4())
+        super().__init__(kernel, Dir(self._root_entries, self._root_lookup))
+        self.statics = self._statics()
+
+    # -- root ------------------------------------------------------------------------
+    def _root_entries(self, t: Task) -> dict[str, Node]:
+        out: dict[str, Node] = dict(self.statics)
+        for sp, hp in sorted(self.ns.tasks().items()):
+            out[str(sp)] = self.pid_dir(hp, sp)
+        return out
+
+    def _root_lookup(self, t: Task, name: str) -> Node | None:
+        if name.isdigit() and not name.startswith("0"):
+            sp = int(name)
+            hp = self.ns.to_host(sp)
+            if not hp:  # a thread's tid works too (not listed)
+                for leader in self.ns.tasks().values():
+                    for tid_s in _listdir(f"/proc/{leader}/task"):
+                        if self.ns.to_sandbox(int(tid_s)) == sp:
+                            return self.pid_dir(int(tid_s), sp)
+                return None
+            return self.pid_dir(hp, sp)
+        return self.statics.get(name)
+
+    def _statics(self) -> dict[str, Node]:
+        k = self.kernel
+        cfg = k.config
+
+        def self_link(t: Task) -> str:
+            return str(self.ns.caller(t)[0])
+
+        def thread_self(t: Task) -> str:
+            tg, tid = self.ns.caller(t)
+            return f"{tg}/task/{tid}"
+
+        def uptime(t: Task) -> bytes:
+            up = max(0.0, time.monotonic() - getattr(k, "started_at", time.monotonic()))
+            return f"{up:.2f} {up * (os.cpu_count() or 1):.2f}\n".encode()
+
+        def loadavg(t: Task) -> bytes:
+            a, b, c = os.getloadavg()
+            tasks = self.ns.tasks()
+            running = 0
+            for hp in tasks.values():
+                try:
+                    if _status_fields(hp).get("State", "").startswith("R"):
+                        running += 1
+                except SyscallError:
+                    pass
+            last = max(tasks, default=0)
+            return f"{a:.2f} {b:.2f} {c:.2f} {running}/{len(tasks)} {last}\n".encode()
+
+        def hostname(t: Task) -> bytes:
+            return (getattr(k, "hostname", None) or cfg.hostname).encode() + b"\n"
+
+        def domainname(t: Task) -> bytes:
+            return (getattr(k, "domainname", None) or "(none)").encode() + b"\n"
+
+        def host(path: str, default: bytes = b"") -> File:
+            return File(lambda t: host_read(path, default))
+
+        fs_types = ["sysfs", "tmpfs", "proc", "cgroup", "cgroup2", "devpts", "mqueue",
+                    "overlay"]
+        filesystems = "".join(f"nodev\t{n}\n" for n in fs_types) + "\text4\n\txfs\n"
+        kernel_dir = Dir({
+            "hostname": File(hostname),
+            "domainname": File(domainname),
+            "osrelease": text(cfg.kernel_release + "\n"),
+            "ostype": text("Linux\n"),
+            "version": text(cfg.kernel_version + "\n"),
+            "pid_max": host("/proc/sys/kernel/pid_max", b"4194304\n"),
+            "threads-max": host("/proc/sys/kernel/threads-max", b"63536\n"),
+            "ngroups_max": text("65536\n"),
+            "cap_last_cap": host("/proc/sys/kernel/cap_last_cap", b"40\n"),
+            "overflowuid": text("65534\n"),
+            "overflowgid": text("65534\n"),
+            "shmmax": host("/proc/sys/kernel/shmmax", b"18446744073692774399\n"),
+            "shmall": host("/proc/sys/kernel/shmall", b"18446744073692774399\n"),
+            "shmmni": host("/proc/sys/kernel/shmmni", b"4096\n"),
+            "msgmax": host("/proc/sys/kernel/msgmax", b"8192\n"),
+            "sem": host("/proc/sys/kernel/sem", b"32000\t1024000000\t500\t32000\n"),
+            "random": Dir({
+                "boot_id": text(self.boot_id + "\n"),
+                "uuid": File(lambda t: (str(uuid.uuid4()) + "\n").encode()),
+                "entropy_avail": text("256\n"),
+            }),
+        })
+        sys_dir = Dir({
+            "kernel": kernel_dir,
+            "fs": Dir({
+                "file-max": host("/proc/sys/fs/file-max", b"9223372036854775807\n"),
+                "nr_open": host("/proc/sys/fs/nr_open", b"1048576\n"),
+                "pipe-max-size": host("/proc/sys/fs/pipe-max-size", b"1048576\n"),
+                "inotify": Dir({
+                    n: host(f"/proc/sys/fs/inotify/{n}", b"8192\n")
+                    for n in ("max_user_instances", "max_user_watches", "max_queued_events")
+                }),
+            }),
+            "vm": Dir({
+                "overcommit_memory": host("/proc/sys/vm/overcommit_memory", b"0\n"),
+                "max_map_count": host("/proc/sys/vm/max_map_count", b"65530\n"),
+            }),
+        })
+        return {
+            "self": Symlink(self_link),
+            "thread-self": Symlink(thread_self),
+            "mounts": Symlink("self/mounts"),
+            "meminfo": host("/proc/meminfo"),
+            "cpuinfo": host("/proc/cpuinfo"),
+            "stat": host("/proc/stat"),
+            "uptime": File(uptime),
+            "loadavg": File(loadavg),
+            "filesystems": text(filesystems),
+            "version": text(f"Linux version {cfg.kernel_release} (runsc-py) "
+                            f"{cfg.kernel_version}\n"),
+            "cmdline": text("\n"),
+            "swaps": text("Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n"),
+            "sys": sys_dir,
+            # always empty, and masked by default
+            "kcore": File(b""), "keys": File(b""), "timer_list": File(b""),
+            "sched_debug": File(b""), "latency_stats": File(b""),
+            "acpi": Dir(), "scsi": Dir(),
+        }
+
+    # -- /proc/PID -------------------------------------------------------------------
+    def pid_dir(self, hp: int, sp: int, *, thread: bool = False) -> Dir:
+        k = self.kernel
+        ns = self.ns
+
+        def owner() -> tuple[int, int]:
+            try:
+                st = os.stat(f"/proc/{hp}")
+            except OSError:
+                return (0, 0)
+            return (st.st_uid, st.st_gid)
+
+        def hfile(name: str) -> File:
+            return File(lambda t: host_read(f"/proc/{hp}/{name}"), owner=owner)
+
+        def link(name: str) -> Symlink:
+            def target(t: Task) -> str:
+                try:
+                    return sandbox_name(os.readlink(f"/proc/{hp}/{name}"))
+                except OSError:
+                    raise SyscallError(errno.ENOENT) from None
+            return Symlink(target, owner=owner)
+
+        def may_inspect(t: Task) -> None:
+            """Linux's ptrace-read check, approximated: root, or the same user."""
+            c = t.creds()
+            if c.uid != 0 and c.uid != owner()[0]:
+                raise SyscallError(errno.EACCES)
+
+        def fds(t: Task) -> dict[str, Node]:
+            may_inspect(t)
+            return {n: MagicFd(hp, int(n), owner) for n in _listdir(f"/proc/{hp}/fd")}
+
+        def fd_lookup(t: Task, name: str) -> Node | None:
+            may_inspect(t)
+            if name.isdigit() and os.path.lexists(f"/proc/{hp}/fd/{name}"):
+                return MagicFd(hp, int(name), owner)
+            return None
+
+        def fdinfo(t: Task) -> dict[str, Node]:
+            may_inspect(t)
+            return {n: hfile(f"fdinfo/{n}") for n in _listdir(f"/proc/{hp}/fdinfo")}
+
+        def tasks(t: Task) -> dict[str, Node]:
+            out: dict[str, Node] = {}
+            for tid_s in _listdir(f"/proc/{hp}/task"):
+                tid = ns.to_sandbox(int(tid_s))
+                if tid:
+                    out[str(tid)] = self.pid_dir(int(tid_s), tid, thread=True)
+            return out
+
+        entries: dict[str, Node] = {
+            "status": File(lambda t: status_text(ns, hp), owner=owner),
+            "stat": File(lambda t: stat_text(ns, hp), owner=owner),
+            "cmdline": hfile("cmdline"),
+            "comm": hfile("comm"),
+            "environ": File(lambda t: host_read(f"/proc/{hp}/environ"), mode=0o400,
+                            owner=owner, check=may_inspect),
+            "exe": link("exe"),
+            "cwd": link("cwd"),
+            "root": Symlink("/", owner=owner),
+            "fd": Dir(fds, fd_lookup, mode=0o500, owner=owner),
+            "fdinfo": Dir(fdinfo, mode=0o500, owner=owner),
+            "maps": File(lambda t: maps_text(hp), owner=owner, check=may_inspect),
+            "mounts": File(lambda t: mounts_text(k), owner=owner),
+            "mountinfo": File(lambda t: mountinfo_text(k), owner=owner),
+            "limits": hfile("limits"),
+            "statm": hfile("statm"),
+            "auxv": File(lambda t: host_read(f"/proc/{hp}/auxv"), mode=0o400, owner=owner,
+                         check=may_inspect),
+            "oom_score_adj": hfile("oom_score_adj"),
+            "cgroup": File(b"0::/\n", owner=owner),
+            "ns": Dir(owner=owner, mode=0o511),
+        }
+        if not thread:
+            entries["task"] = Dir(tasks, owner=owner)
+
+        def check_alive(t: Task) -> dict[str, Node]:
+            if not os.path.exists(f"/proc/{hp}"):
+                raise SyscallError(errno.ENOENT)
+            return entries
+
+        return Dir(check_alive, owner=owner)
+
+
+def _listdir(path: str) -> list[str]:
+    try:
+        return sorted((n for n in os.listdir(path) if n.isdigit()), key=int)
+    except OSError:
+        return []
