@@ -47,8 +47,8 @@ def find_executable(name: str, env: tuple[str, ...], cwd: str) -> str:
 def join_namespaces(spec: Spec) -> None:
     new = 0
     for ns in spec.namespaces:
-        if ns.type in ("pid", "user", "time"):
-            continue  # pid: the sentry's business; user/time: not supported yet
+        if ns.type == "pid":
+            continue  # the sentry enters the pid namespace before forking the init
         if ns.path:
             fd = os.open(ns.path, os.O_RDONLY | os.O_CLOEXEC)
             try:

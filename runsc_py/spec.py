@@ -218,6 +218,10 @@ def load(bundle: str | Path) -> Spec:
         kind = _get(ns, "type", str, f"linux.namespaces[{i}].")
         if kind not in NAMESPACE_TYPES:
             raise RuntimeFailure(f"config.json: linux.namespaces[{i}].type: unknown namespace {kind}")
+        if kind in ("user", "time"):
+            # ignoring it would run the workload with the host's ids: refuse instead
+            raise RuntimeFailure(f"config.json: linux.namespaces[{i}]: {kind} namespaces "
+                                 "are not supported")
         namespaces.append(Namespace(kind, _get(ns, "path", str, f"linux.namespaces[{i}].", "")))
     annotations = _get(raw, "annotations", dict, "", {})
     return Spec(
