@@ -1,6 +1,7 @@
 """The sentry↔gofer wire protocol: one request, one reply, over a SOCK_SEQPACKET pair.
 
-Request: HEADER (op, number of paths, the caller's fsuid/fsgid/umask and groups count,
+Request: HEADER (op, number of paths, the caller's fsuid/fsgid/umask, groups count and
+effective capabilities,
 four integer arguments), the groups, then the paths, NUL-separated. Paths are absolute
 sandbox paths; the gofer resolves them inside the container tree.
 Reply: REPLY (errno, value) followed by an op-specific payload; an open's fd rides
@@ -15,11 +16,12 @@ import socket
 import struct
 from dataclasses import dataclass
 
-HEADER = struct.Struct("<HHIII I qqqq")
+HEADER = struct.Struct("<HHIIIIQqqqq")
 REPLY = struct.Struct("<iq")
 MAX_MESSAGE = 64 * 1024
 MAX_PATHS = 2
 MAX_GROUPS = 256
+ALL_CAPS = (1 << 64) - 1
 # A reply with errno 0 and this value: the path resolves, through a symlink, to a path
 # that is not in the container tree; the payload is that absolute sandbox path (utf-8),
 # where the sentry restarts resolution over its mount table.
@@ -28,7 +30,8 @@ REDIRECT = -1
 
 class Op(enum.IntEnum):
     ROOT = 1  # the sentry hands the gofer the container root (an fd); sent once
-    OPEN = 2  # a0=flags a1=mode → fd
+    OPEN = 2  # a0=flags a1=mode → fd; with paths (base, rel): openat2 of rel from
+    #           base with a2=RESOLVE_* flags (RESOLVE_IN_ROOT: base is the root)
     STAT = 3  # a0=follow → struct stat
     READLINK = 4  # → target bytes
     ACCESS = 5  # a0=mode (R_OK|W_OK|X_OK or F_OK), a1=follow
@@ -55,13 +58,14 @@ class Request:
     umask: int = 0o022
     groups: tuple[int, ...] = ()
     a: tuple[int, int, int, int] = (0, 0, 0, 0)
+    caps: int = ALL_CAPS
 
     def encode(self) -> bytes:
         raw = b"\0".join(os.fsencode(p) for p in self.paths)
         return (
             HEADER.pack(
                 self.op, len(self.paths), self.fsuid, self.fsgid, self.umask,
-                len(self.groups), *self.a,
+                len(self.groups), self.caps, *self.a,
             )
             + struct.pack(f"<{len(self.groups)}I", *self.groups)
             + raw
@@ -75,7 +79,7 @@ class ProtocolError(ValueError):
 def decode_request(data: bytes) -> Request:
     if len(data) < HEADER.size:
         raise ProtocolError("short header")
-    op, npaths, fsuid, fsgid, umask, ngroups, a0, a1, a2, a3 = HEADER.unpack_from(data)
+    op, npaths, fsuid, fsgid, umask, ngroups, caps, a0, a1, a2, a3 = HEADER.unpack_from(data)
     try:
         op = Op(op)
     except ValueError:
@@ -89,10 +93,11 @@ def decode_request(data: bytes) -> Request:
     off += 4 * ngroups
     rest = data[off:]
     paths = tuple(os.fsdecode(p) for p in rest.split(b"\0")) if npaths else ()
-    resolved = paths[1:] if op == Op.SYMLINK else paths  # a symlink target is data
+    # a symlink target is data; an OPEN's second path is relative to its first
+    resolved = paths[1:] if op == Op.SYMLINK else paths[:1] if op == Op.OPEN else paths
     if len(paths) != npaths or any(not p.startswith("/") for p in resolved):
         raise ProtocolError("bad paths")
-    return Request(op, paths, fsuid, fsgid, umask, groups, (a0, a1, a2, a3))
+    return Request(op, paths, fsuid, fsgid, umask, groups, (a0, a1, a2, a3), caps)
 
 
 # struct stat on x86_64 (asm/stat.h): the payload of STAT replies, written verbatim

@@ -19,6 +19,7 @@ from typing import Callable
 from gofer import creds_native, fs_native
 from gofer.openat2_native import RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, openat2
 from gofer.protocol import (
+    ALL_CAPS,
     MAX_MESSAGE,
     REDIRECT,
     REPLY,
@@ -66,15 +67,28 @@ class Gofer:
     def op_open(self, r: Request) -> tuple[int, bytes, int]:
         flags = r.a[0] & _OPEN_FLAGS
         mode = r.a[1] & 0o7777 & ~r.umask if flags & (os.O_CREAT | os.O_TMPFILE) else 0
+        if len(r.paths) == 2:
+            return 0, b"", self._open_from(r.paths[0], r.paths[1], flags, mode, r.a[2])
         fd = self._open_nonblocking_safe(r.paths[0], flags, mode)
         return 0, b"", fd
 
-    def _open_nonblocking_safe(self, path: str, flags: int, mode: int) -> int:
+    def _open_from(self, base: str, rel: str, flags: int, mode: int, resolve: int) -> int:
+        """openat2(2) as the workload asked it, from base (itself inside the root)."""
+        base_fd = self._open(base, os.O_PATH | os.O_DIRECTORY)
+        try:
+            resolve = resolve & (RESOLVE_IN_ROOT | 0x0F | 0x20) | RESOLVE_NO_MAGICLINKS
+            return self._open_nonblocking_safe(rel, flags, mode, base_fd, resolve)
+        finally:
+            os.close(base_fd)
+
+    def _open_nonblocking_safe(self, path: str, flags: int, mode: int,
+                               dirfd: int | None = None, resolve: int = IN_ROOT) -> int:
         # A FIFO opened without O_NONBLOCK waits for its peer, and the gofer must never
         # wait on the workload: open it non-blocking, then restore the caller's mode.
+        start = self.root if dirfd is None else dirfd
         if flags & os.O_NONBLOCK or flags & os.O_PATH:
-            return self._open(path, flags, mode)
-        fd = self._open(path, flags | os.O_NONBLOCK, mode)
+            return openat2(start, path, flags | os.O_CLOEXEC, mode, resolve)
+        fd = openat2(start, path, flags | os.O_NONBLOCK | os.O_CLOEXEC, mode, resolve)
         os.set_blocking(fd, True)
         return fd
 
@@ -99,7 +113,12 @@ class Gofer:
         try:
             # access() is checked with the real ids; the fs ids set for this request
             # are the caller's, and faccessat(AT_EACCESS) checks with them.
-            if r.a[0] and not os.access(f"/proc/self/fd/{fd}", r.a[0], effective_ids=True):
+            link = f"/proc/self/fd/{fd}"
+            if r.a[0] & os.W_OK and os.statvfs(link).f_flag & os.ST_RDONLY:
+                mode = os.fstat(fd).st_mode
+                if stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode):
+                    raise OSError(errno.EROFS, "access")  # Linux checks this first
+            if r.a[0] and not os.access(link, r.a[0], effective_ids=True):
                 raise OSError(errno.EACCES, "access")
             return 0, b"", -1
         finally:
@@ -383,7 +402,7 @@ class Gofer:
                 handler = handlers.get(req.op)
                 if handler is None:
                     raise ProtocolError(f"unsupported op {req.op}")
-                creds_native.switch_to(req.fsuid, req.fsgid, req.groups)
+                creds_native.switch_to(req.fsuid, req.fsgid, req.groups, req.caps)
                 try:
                     value, payload, fd = handler(req)
                 except OSError as e:
@@ -398,7 +417,7 @@ class Gofer:
             except OSError as e:
                 err = e.errno or errno.EIO
             finally:
-                creds_native.switch_to(0, 0, ())
+                creds_native.switch_to(0, 0, (), ALL_CAPS)
             send_message(self.sock, REPLY.pack(err, value) + payload, fd)
             if fd >= 0:
                 os.close(fd)

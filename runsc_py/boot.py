@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import NoReturn
 
-from runsc_py import control
+from runsc_py import control, terminal
 from runsc_py import linux_native as ln
 from runsc_py.spec import Spec
 from sentry.config import MountSpec, SandboxConfig
@@ -77,7 +77,8 @@ def _make_sentry_fs(state_dir: Path) -> tuple[str, str]:
     skeleton = base / "skeleton"
     for d in ("proc", "dev/pts", "dev/shm", "dev/mqueue", "sys/fs/cgroup"):
         (skeleton / d).mkdir(parents=True, exist_ok=True)
-    (skeleton / "masked").touch(mode=0o000)
+    (skeleton / "masked").touch()
+    os.chmod(skeleton / "masked", 0o444)  # an empty file anyone may read, as /dev/null
     devpts = base / "devpts"
     devpts.mkdir()
     ln.mount("devpts", str(devpts), "devpts", ln.MS_NOSUID | ln.MS_NOEXEC,
@@ -105,8 +106,11 @@ def _start_gofer(cid: str) -> tuple[int, socket.socket]:
 
 
 class Sandbox:
-    def __init__(self, spec: Spec, cid: str, state_dir: Path, config: SandboxConfig) -> None:
+    def __init__(self, spec: Spec, cid: str, state_dir: Path, config: SandboxConfig,
+                 console_socket: str | None = None) -> None:
         self.spec = spec
+        self.console_socket = console_socket
+        self.tty_master: int | None = None  # for the caller to copy, without a socket
         self.cid = cid
         self.state_dir = state_dir
         self.config = config
@@ -128,14 +132,26 @@ class Sandbox:
         self.gofer_pid, gofer_sock = _start_gofer(self.cid)
         self._enter_pid_namespace()
         program = filter_program()
+        master = slave = None
+        if self.spec.process.terminal:
+            master, slave = terminal.open_pty(devpts)
+            os.fchown(slave, self.spec.process.uid, self.spec.process.gid)
         sentry_end, init_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         me = os.getpid()
         pid = os.fork()
         if pid == 0:
             sentry_end.close()
             container_init.run(self.spec, self.spec.process, init_end, skeleton, me,
-                               program, new_container=True)
+                               program, new_container=True, tty_slave=slave)
         init_end.close()
+        if slave is not None:
+            os.close(slave)
+        # The init has the caller's stdio now; the sentry keeping them open would keep
+        # a caller that reads them (a shim, a test) waiting for EOF until it exits.
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        os.close(devnull)
         self.init_pid = pid
         self.init_sync = sentry_end
         from gofer.protocol import recv_message
@@ -157,6 +173,21 @@ class Sandbox:
         self.kernel.started_at = time.monotonic()
         self.platform = SeccompPlatform(self.kernel)
         self.platform.add_listener(fds[0])
+        # listening before `create` returns, so that `start` finds it at once
+        self.control_socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.control_socket.bind(str(self.state_dir / control.SOCKET_NAME))
+        self.control_socket.listen(16)
+        if master is not None:
+            if self.console_socket:
+                try:
+                    terminal.send_master(self.console_socket, master)
+                except OSError as e:
+                    raise RuntimeFailure(f"console socket {self.console_socket}: "
+                                         f"{e.strerror}") from None
+                finally:
+                    os.close(master)
+            else:
+                self.tty_master = master
 
     def _enter_pid_namespace(self) -> None:
         for ns in self.spec.namespaces:
@@ -177,10 +208,7 @@ class Sandbox:
         signal.signal(signal.SIGCHLD, lambda *_: None)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, lambda *_: None)
-        ctl = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        ctl_path = self.state_dir / control.SOCKET_NAME
-        ctl.bind(str(ctl_path))
-        ctl.listen(16)
+        ctl = self.control_socket
         self._reap()
         while self.exit_status is None:
             which = self.platform.serve([wake_r, ctl.fileno()])
@@ -291,32 +319,38 @@ class Sandbox:
         return {"error": f"unknown request {op!r}"}
 
 
-def boot(spec: Spec, cid: str, state_dir: Path, ready_fd: int, config: SandboxConfig) -> NoReturn:
-    """The sandbox process's main (in the forked child of `create`). Reports "OK" or
-    the one-line failure on ready_fd, then serves until the init exits."""
+def boot(spec: Spec, cid: str, state_dir: Path, ready: socket.socket, config: SandboxConfig,
+         console_socket: str | None) -> NoReturn:
+    """The sandbox process's main (in the forked child of `create`). Reports "OK <init
+    pid>" (with the pty master, for a terminal without console socket) or the one-line
+    failure on `ready`, then serves until the init exits."""
     from runsc_py import log as runtime_log
     from runsc_py.errors import RuntimeFailure
 
     _set_title("sentry", cid)
     runtime_log.setup(config.log_path, config.log_format, config.debug)
-    sandbox = Sandbox(spec, cid, state_dir, config)
+    sandbox = Sandbox(spec, cid, state_dir, config, console_socket)
     try:
         sandbox.create()
     except RuntimeFailure as e:
-        _report(ready_fd, f"ERROR {e}")
+        _report(ready, f"ERROR {e}")
         os._exit(1)
     except OSError as e:
-        _report(ready_fd, f"ERROR sandbox: {e.strerror or e}")
+        _report(ready, f"ERROR sandbox: {e.strerror or e}")
         os._exit(1)
-    _report(ready_fd, f"OK {sandbox.init_pid}")
+    _report(ready, f"OK {sandbox.init_pid}", sandbox.tty_master)
+    if sandbox.tty_master is not None:
+        os.close(sandbox.tty_master)
     sandbox.serve()
 
 
-def _report(fd: int, message: str) -> None:
+def _report(ready: socket.socket, message: str, fd: int | None = None) -> None:
+    from gofer.protocol import send_message
+
     try:
-        os.write(fd, message.encode(errors="replace"))
+        send_message(ready, message.encode(errors="replace"), -1 if fd is None else fd)
     except OSError as e:
-        if e.errno != errno.EPIPE:
+        if e.errno not in (errno.EPIPE, errno.ECONNREFUSED, errno.ECONNRESET):
             raise
     finally:
-        os.close(fd)
+        ready.close()

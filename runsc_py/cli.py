@@ -16,12 +16,14 @@ from runsc_py import log as runtime_log
 from runsc_py.errors import RuntimeFailure
 
 log = logging.getLogger("runsc-py")
+log.addHandler(logging.NullHandler())  # until --log is parsed: no last-resort echo
 DEFAULT_ROOT = "/run/runsc-py"
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2 like a usage error
-        raise RuntimeFailure(f"{self.prog}: {message}")
+    def error(self, message: str) -> None:  # one line, reported like every failure
+        command = self.prog.removeprefix("runsc-py").strip()
+        raise RuntimeFailure(f"{command}: {message}" if command else message)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -93,24 +95,24 @@ def cmd_spec(args: argparse.Namespace) -> int:
 def cmd_create(args: argparse.Namespace) -> int:
     from runsc_py import container
 
-    _refuse_console(args)
     container.create(_store(args), container.bundle_path(args.bundle), args.id,
-                     args.pid_file, args.log, args.log_format, args.debug)
+                     args.pid_file, args.log, args.log_format, args.debug,
+                     console_socket=_abs(args.console_socket))
     return 0
 
 
-def _refuse_console(args: argparse.Namespace) -> None:
-    if args.console_socket:
-        raise RuntimeFailure("--console-socket: terminals are not supported yet")
+def _abs(path: str | None) -> str | None:
+    return os.path.abspath(path) if path else None
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from runsc_py import container
 
-    _refuse_console(args)
     store = _store(args)
-    state = container.create(store, container.bundle_path(args.bundle), args.id,
-                             args.pid_file, args.log, args.log_format, args.debug)
+    state, master = container.create(store, container.bundle_path(args.bundle), args.id,
+                                     args.pid_file, args.log, args.log_format, args.debug,
+                                     console_socket=_abs(args.console_socket),
+                                     foreground=not args.detach)
     try:
         container.start(store, args.id)
     except BaseException:
@@ -128,7 +130,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT,
                 signal.SIGUSR1, signal.SIGUSR2):
         signal.signal(sig, forward)
+    copier = None
+    if master is not None:
+        from runsc_py import terminal
+
+        copier = terminal.copy_until_closed(master)
     code = container.wait(state)
+    if copier is not None:
+        copier.join(timeout=2)
     container.delete(store, args.id, force=True)
     return code
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import os
 import signal
+import socket
 import time
 from pathlib import Path
 
@@ -22,27 +23,36 @@ def _write_atomic(path: str, text: str) -> None:
 
 
 def create(store: StateStore, bundle: str, cid: str, pid_file: str | None,
-           log_path: str | None, log_format: str, debug: bool) -> State:
+           log_path: str | None, log_format: str, debug: bool,
+           console_socket: str | None = None, foreground: bool = False) -> tuple[State, int | None]:
+    """Creates the sandbox; returns its state and, for a terminal in a foreground run
+    without a console socket, the pty master to copy."""
     from runsc_py import boot  # noqa: PLC0415 - only create needs the sentry
+    from gofer.protocol import recv_message
 
     store.dir(cid)  # a bad id fails before anything else
     spec = oci.load(bundle)
-    if spec.process.terminal:
-        raise RuntimeFailure("process.terminal requires --console-socket (not supported yet)")
+    if spec.process.terminal and not console_socket and not foreground:
+        raise RuntimeFailure("cannot allocate tty if runsc-py will detach without setting "
+                             "console socket")
+    if console_socket and not spec.process.terminal:
+        raise RuntimeFailure("cannot use console socket if runsc-py will not allocate tty")
     state_dir = store.reserve(cid)
     try:
         config = boot.sandbox_config(spec, cid, log_path, log_format, debug)
-        ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
+        ready, ready_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         pid = os.fork()
         if pid == 0:  # the sandbox process
             try:
-                os.close(ready_r)
-                boot.boot(spec, cid, state_dir, ready_w, config)
+                ready.close()
+                boot.boot(spec, cid, state_dir, ready_child, config, console_socket)
             finally:
                 os._exit(1)
-        os.close(ready_w)
-        with os.fdopen(ready_r, "rb") as f:
-            reply = f.read().decode(errors="replace")
+        ready_child.close()
+        with ready:
+            data, fds = recv_message(ready)
+        reply = data.decode(errors="replace")
+        master = fds[0] if fds else None
         if not reply.startswith("OK "):
             os.waitpid(pid, 0)
             raise RuntimeFailure(reply.removeprefix("ERROR ").strip()
@@ -57,7 +67,7 @@ def create(store: StateStore, bundle: str, cid: str, pid_file: str | None,
         store.save(state)
         if pid_file:
             _write_atomic(pid_file, str(pid))
-        return state
+        return state, master
     except BaseException:
         store.remove(cid)
         raise

@@ -17,7 +17,7 @@ from typing import NoReturn
 
 from gofer.protocol import send_message
 from runsc_py import linux_native as ln
-from runsc_py import rootfs
+from runsc_py import rootfs, terminal
 from runsc_py.errors import RuntimeFailure
 from runsc_py.spec import Process, Spec
 from sentry.platform.seccomp_native import install_filter  # before pivot_root hides it
@@ -92,7 +92,8 @@ def drop_privileges(process: Process, last_cap: int) -> None:
 
 
 def run(spec: Spec, process: Process, sync: socket.socket, skeleton: str,
-        sentry_pid: int, filter_program: bytes, new_container: bool) -> NoReturn:
+        sentry_pid: int, filter_program: bytes, new_container: bool,
+        tty_slave: int | None = None) -> NoReturn:
     """The init (or an exec'd process, with new_container False: it joins the
     container's namespaces instead of building them). Never returns."""
     try:
@@ -102,6 +103,8 @@ def run(spec: Spec, process: Process, sync: socket.socket, skeleton: str,
         if os.getppid() not in (0, sentry_pid):
             os._exit(1)
         os.setsid()
+        if tty_slave is not None:
+            terminal.make_controlling(tty_slave)
         if new_container:
             join_namespaces(spec)
             rootfs.setup(spec, skeleton)

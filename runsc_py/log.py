@@ -36,6 +36,9 @@ def setup(path: str | None, fmt: str, debug: bool, role: str = "runsc-py") -> No
     elif debug:
         handler = logging.StreamHandler(sys.stderr)
     else:
-        return  # errors reach the user on stderr from the CLI itself
+        # errors reach the user on stderr from the CLI itself; without a handler
+        # logging's last resort would print them a second time
+        root.addHandler(logging.NullHandler())
+        return
     handler.setFormatter(_RuncFormatter(fmt))
     root.addHandler(handler)

@@ -57,9 +57,30 @@ class MountTable:
         norm = posixpath.normpath(raw)
         if norm.startswith("//"):
             norm = norm[1:]
+        entered = self._synthetic_before_dotdot(raw)
+        if entered is not None:
+            return entered
         m = self.mount_for(norm)
         rel = "/" if norm == m.dest else norm[len(m.dest):] if m.dest != "/" else norm
         return Path(raw, norm, m, rel)
+
+    def _synthetic_before_dotdot(self, raw: str) -> Path | None:
+        """A path that enters a synthetic filesystem and then has a "..": that
+        filesystem resolves the rest, since its symlinks (/proc/self/cwd) decide where
+        ".." leads, which the lexical form cannot know."""
+        comps = [c for c in raw.split("/") if c and c != "."]
+        if ".." not in comps:
+            return None
+        cur = "/"
+        for i, c in enumerate(comps):
+            cur = posixpath.dirname(cur) if c == ".." else cur.rstrip("/") + "/" + c
+            m = self.mount_for(cur)
+            rest = comps[i + 1:]
+            if m.fs.name != "gofer" and m.dest != "/" and ".." in rest:
+                inside = cur[len(m.dest):] or "/"
+                rel = inside.rstrip("/") + "/" + "/".join(rest)
+                return Path(raw, cur, m, rel)
+        return None
 
     def resolve(self, t: Task, dirfd: int, path: str, *, empty_ok: bool = False) -> Path:
         """The Path a task's (dirfd, path) argument names."""

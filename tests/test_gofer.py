@@ -319,7 +319,7 @@ def test_creds(gofer, tree):
     secret = tree / "secret"
     secret.write_text("s")
     os.chmod(secret, 0o600)
-    nobody = dict(fsuid=65534, fsgid=65534)
+    nobody = dict(fsuid=65534, fsgid=65534, caps=0)  # what a uid-65534 task holds
     assert gofer.err(Op.OPEN, "/secret", a=(os.O_RDONLY,), **nobody) == errno.EACCES
     assert gofer.err(Op.ACCESS, "/secret", a=(os.R_OK, 1), **nobody) == errno.EACCES
     assert gofer.err(Op.CHMOD, "/secret", a=(0o777, 1), **nobody) == errno.EPERM
@@ -393,7 +393,7 @@ def test_symlink_loop_is_eloop(gofer, tree):
 # -- malformed messages --------------------------------------------------------------------
 def test_malformed_messages(gofer):
     def hdr(op: int, npaths: int, ngroups: int = 0) -> bytes:
-        return HEADER.pack(op, npaths, 0, 0, 0o22, ngroups, 0, 0, 0, 0)
+        return HEADER.pack(op, npaths, 0, 0, 0o22, ngroups, 0, 0, 0, 0, 0)
 
     assert gofer.raw(b"\x01\x02")[0] == errno.EINVAL  # short header
     assert gofer.raw(hdr(999, 0))[0] == errno.EINVAL  # unknown op

@@ -23,7 +23,8 @@ class GoferFS(FileSystem):
     def call(self, t: Task, op: Op, *paths: str, a: tuple[int, ...] = ()) -> tuple[int, bytes, int]:
         c = t.creds()
         args = (tuple(a) + (0, 0, 0, 0))[:4]
-        req = Request(op, paths, c.fsuid, c.fsgid, c.umask, c.groups, args)  # type: ignore[arg-type]
+        req = Request(op, paths, c.fsuid, c.fsgid, c.umask, c.groups, args,  # type: ignore[arg-type]
+                      c.cap_effective)
         try:
             return self.client.call(req)
         except GoferRedirect as r:
@@ -34,6 +35,11 @@ class GoferFS(FileSystem):
 
     def open(self, t: Task, p: Path, flags: int, mode: int) -> int:
         return self.call(t, Op.OPEN, p.raw, a=(flags, mode))[2]
+
+    def open_from(self, t: Task, base: Path, rel: str, flags: int, mode: int,
+                  resolve: int) -> int:
+        """openat2(2) with RESOLVE_* flags, relative to the directory base."""
+        return self.call(t, Op.OPEN, base.raw, rel, a=(flags, mode, resolve))[2]
 
     def stat(self, t: Task, p: Path, follow: bool) -> bytes:
         return self.call(t, Op.STAT, p.raw, a=(int(follow),))[1]

@@ -214,9 +214,14 @@ class MagicFd(Node):
             target = os.readlink(self.link)
             if target.startswith("/") and not target.startswith(_MEMFD_LINK) \
                     and not _in_task_mounts(self.hp, self.n):
-                # a file from outside the container tree (say, stdio the caller handed
-                # over): its host path must not show
-                return f"host:[{os.stat(self.link).st_ino}]"
+                # a file from outside the container tree: the sandbox's own pty (from
+                # the sentry's devpts instance) or stdio the caller handed over, whose
+                # host path must not show
+                st = os.stat(self.link)
+                major = os.major(st.st_rdev)
+                if stat.S_ISCHR(st.st_mode) and 136 <= major <= 143:
+                    return f"/dev/pts/{(major - 136) * 256 + os.minor(st.st_rdev)}"
+                return f"host:[{st.st_ino}]"
             return target
         except OSError:
             raise SyscallError(errno.ENOENT) from None
@@ -447,7 +452,10 @@ class SyntheticFS(FileSystem):
         if isinstance(node, Device):
             hs = node.host_stat(t)
             if hs is not None:
-                return self._pack(hs.st_mode, canon, hs.st_uid, hs.st_gid, rdev=hs.st_rdev)
+                # the node's own identity (pts): ttyname() matches it against fstat(fd)
+                from gofer.protocol import pack_stat  # noqa: PLC0415
+
+                return pack_stat(hs)
             return self._pack(stat.S_IFCHR | node.mode, canon, uid, gid, rdev=node.rdev or 0)
         return self._pack(stat.S_IFREG | node.mode, canon, uid, gid)
 

@@ -58,12 +58,13 @@ def creat(t: Task) -> InstallFd:
 
 OPEN_HOW = struct.Struct("<QQQ")
 RESOLVE_KNOWN = 0x1F | 0x20
+RESOLVE_SCOPED = 0x08 | 0x10 | 0x04 | 0x01  # BENEATH IN_ROOT NO_SYMLINKS NO_XDEV
 
 
 def openat2(t: Task) -> InstallFd:
-    """openat2 implements Linux syscall openat2(2). RESOLVE_* flags other than the
-    in-root ones are checked for validity; resolution is always confined to the
-    sandbox's tree."""
+    """openat2 implements Linux syscall openat2(2). Scoping RESOLVE_* flags are
+    honoured by the gofer for paths in the container tree; resolution is always
+    confined to the sandbox's tree."""
     size = t.args[3]
     if size < OPEN_HOW.size or size > 4096:
         raise SyscallError(errno.EINVAL)
@@ -75,7 +76,15 @@ def openat2(t: Task) -> InstallFd:
         raise SyscallError(errno.EINVAL)
     if mode and not flags & (os.O_CREAT | os.O_TMPFILE):
         raise SyscallError(errno.EINVAL)
-    return do_open(t, t.arg_int(0), t.args[1], flags, mode)
+    dirfd = t.arg_int(0)
+    if resolve & RESOLVE_SCOPED:
+        # resolution scoped to the dirfd: the gofer does it with the same flags
+        rel = t.read_path(t.args[1])
+        base = t.kernel.mounts.resolve(t, dirfd, "", empty_ok=True)
+        if base.fs.name == "gofer" and rel:
+            fd = base.fs.open_from(t, base, rel, flags, mode, resolve)  # type: ignore[attr-defined]
+            return InstallFd(fd, cloexec=bool(flags & os.O_CLOEXEC))
+    return do_open(t, dirfd, t.args[1], flags, mode)
 
 
 # -- directories and nodes -------------------------------------------------------------
