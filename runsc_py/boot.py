@@ -22,6 +22,7 @@ from typing import NoReturn
 from runsc_py import control, terminal
 from runsc_py import linux_native as ln
 from runsc_py.spec import Spec
+from runsc_py.state import exit_code
 from sentry.config import MountSpec, SandboxConfig
 
 log = logging.getLogger("runsc-py.sentry")
@@ -118,6 +119,7 @@ class Sandbox:
         self.init_sync: socket.socket | None = None
         self.gofer_pid = 0
         self.exit_status: int | None = None
+        self.exec_conns: dict[int, socket.socket] = {}  # exec'd pid → its caller
 
     def create(self) -> None:
         """Everything up to the init waiting for `start`. Raises RuntimeFailure."""
@@ -131,7 +133,7 @@ class Sandbox:
         skeleton, devpts = _make_sentry_fs(self.state_dir)
         self.gofer_pid, gofer_sock = _start_gofer(self.cid)
         self._enter_pid_namespace()
-        program = filter_program()
+        program = self.program = filter_program()
         master = slave = None
         if self.spec.process.terminal:
             master, slave = terminal.open_pty(devpts)
@@ -235,8 +237,9 @@ class Sandbox:
             if pid == 0:
                 return
             if pid == self.init_pid:
-                self.exit_status = (128 + os.WTERMSIG(status) if os.WIFSIGNALED(status)
-                                    else os.WEXITSTATUS(status))
+                self.exit_status = exit_code(status)
+            elif pid in self.exec_conns:
+                self._report_exec_exit(pid, exit_code(status))
             elif pid == self.gofer_pid:
                 self.gofer_pid = 0
                 log.error("the gofer died: stopping the sandbox")
@@ -251,6 +254,8 @@ class Sandbox:
             pass
 
     def _shutdown(self) -> None:
+        for pid in list(self.exec_conns):
+            self._report_exec_exit(pid, 128 + signal.SIGKILL)
         if self.gofer_pid:
             self.kernel.gofer.shutdown()
             try:
@@ -280,21 +285,88 @@ class Sandbox:
 
     def _control(self, conn: socket.socket) -> None:
         conn.settimeout(10)
+        fds: list[int] = []
+        keep = False
         try:
-            data = b""
-            while not data.endswith(b"\n"):
-                chunk = conn.recv(65536)
-                if not chunk:
-                    return
-                data += chunk
+            data, fds = control.receive(conn)
             req = json.loads(data)
-            reply = self._handle(req)
+            if req.get("op") == "exec":
+                reply = self._exec(req, fds)
+                keep = "pid" in reply  # the exit status follows on this connection
+            else:
+                reply = self._handle(req)
         except Exception as e:  # noqa: BLE001 - a bad request must not stop the sandbox
             reply = {"error": str(e)}
+        finally:
+            for fd in fds:
+                os.close(fd)
         try:
             conn.sendall(json.dumps(reply).encode() + b"\n")
         except OSError:
+            keep = False
+        if keep:
+            self.exec_conns[reply["pid"]] = conn.dup()
+            self._reap()  # it may be gone already
+
+    def _exec(self, req: dict, stdio: list[int]) -> dict:
+        """A new process in the running sandbox: forked by the sentry (so inside the
+        sandbox's pid namespace), it joins the init's other namespaces, brings its own
+        filter and listener, and runs at once."""
+        from gofer.protocol import recv_message
+        from runsc_py import init as container_init
+        from runsc_py.spec import load_process
+
+        process = load_process(req["process"])
+        if self.exit_status is not None or self.init_sync is not None:
+            return {"error": "cannot exec in a stopped or not yet started container"}
+        master = slave = None
+        if process.terminal:
+            console = req.get("console_socket")
+            if not console:
+                return {"error": "cannot allocate tty without a console socket"}
+            master, slave = terminal.open_pty(self.kernel.devpts)
+            os.fchown(slave, process.uid, process.gid)
+        elif len(stdio) != 3:
+            return {"error": "exec needs the caller's stdin, stdout and stderr"}
+        sentry_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        me = os.getpid()
+        pid = os.fork()
+        if pid == 0:
+            sentry_end.close()
+            if slave is None:
+                for target, fd in enumerate(stdio):
+                    os.dup2(fd, target)
+            container_init.run(self.spec, process, child_end, self.kernel.skeleton, me,
+                               self.program, new_container=False, tty_slave=slave,
+                               join_pid=self.init_pid)
+        child_end.close()
+        if slave is not None:
+            os.close(slave)
+        with sentry_end:
+            data, fds = recv_message(sentry_end)
+            if not data.startswith(b"READY") or len(fds) != 1:
+                for fd in fds:
+                    os.close(fd)
+                if master is not None:
+                    os.close(master)
+                return {"error": data[6:].decode(errors="replace") if
+                        data.startswith(b"ERROR") else "exec: the process exited during setup"}
+            self.platform.add_listener(fds[0])
+            sentry_end.send(b"START")
+        if master is not None:
+            try:
+                terminal.send_master(req["console_socket"], master)
+            finally:
+                os.close(master)
+        return {"ok": True, "pid": pid}
+
+    def _report_exec_exit(self, pid: int, code: int) -> None:
+        conn = self.exec_conns.pop(pid)
+        try:
+            conn.sendall(json.dumps({"exit": code}).encode() + b"\n")
+        except OSError:
             pass
+        conn.close()
 
     def _handle(self, req: dict) -> dict:
         op = req.get("op")
@@ -307,7 +379,12 @@ class Sandbox:
             return {"ok": True}
         if op == "kill":
             sig = int(req["signal"])
-            targets = self.sandbox_pids() if req.get("all") else [self.init_pid]
+            if req.get("pid"):  # an exec'd process (its proxy forwards signals)
+                if int(req["pid"]) not in self.exec_conns:
+                    return {"error": "no such process"}
+                targets = [int(req["pid"])]
+            else:
+                targets = self.sandbox_pids() if req.get("all") else [self.init_pid]
             for pid in targets:
                 try:
                     os.kill(pid, sig)

@@ -69,6 +69,17 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("ps", help="list a container's processes")
     s.add_argument("--format", "-f", default="table", choices=["table", "json"])
     s.add_argument("id")
+    s = sub.add_parser("exec", help="run a process in a running container")
+    s.add_argument("--process", "-p", default=None, help="process.json")
+    s.add_argument("--pid-file", default=None)
+    s.add_argument("--console-socket", default=None)
+    s.add_argument("--detach", "-d", action="store_true")
+    s.add_argument("--tty", "-t", action="store_true")
+    s.add_argument("--cwd", default=None)
+    s.add_argument("--env", "-e", action="append", default=[])
+    s.add_argument("--user", "-u", default=None)
+    s.add_argument("id")
+    s.add_argument("exec_args", nargs=argparse.REMAINDER, metavar="COMMAND")
     s = sub.add_parser("help", help="help topics: syscalls")
     s.add_argument("topic", nargs="?", default="")
     return p
@@ -121,15 +132,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.detach:
         return 0
 
-    def forward(signum: int, _frame) -> None:  # type: ignore[no-untyped-def]
-        try:
-            container.kill(store, args.id, signum, False)
-        except RuntimeFailure:
-            pass
-
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT,
-                signal.SIGUSR1, signal.SIGUSR2):
-        signal.signal(sig, forward)
+    container.forward_signals(lambda sig: container.kill(store, args.id, sig, False))
     copier = None
     if master is not None:
         from runsc_py import terminal
@@ -207,6 +210,17 @@ def cmd_ps(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_exec(args: argparse.Namespace) -> int:
+    from runsc_py import container
+
+    store = _store(args)
+    command = args.exec_args[1:] if args.exec_args[:1] == ["--"] else args.exec_args
+    process = container.process_for_exec(store, args.id, args.process, command, args.tty,
+                                         args.env, args.cwd, args.user)
+    return container.exec_process(store, args.id, process, args.pid_file, args.detach,
+                                  _abs(args.console_socket))
+
+
 def cmd_help(args: argparse.Namespace) -> int:
     if args.topic != "syscalls":
         raise RuntimeFailure("help topics: syscalls")
@@ -226,7 +240,7 @@ def cmd_help(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "spec": cmd_spec, "create": cmd_create, "run": cmd_run, "start": cmd_start,
     "state": cmd_state, "list": cmd_list, "kill": cmd_kill, "delete": cmd_delete,
-    "ps": cmd_ps, "help": cmd_help,
+    "ps": cmd_ps, "exec": cmd_exec, "help": cmd_help,
 }
 
 
@@ -248,6 +262,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except OSError as e:
         _report(f"{e.strerror or e}" + (f": {e.filename}" if e.filename else ""))
+        return 1
+    except Exception as e:  # noqa: BLE001 - a bug still ends in one line (and the log)
+        log.debug("internal error", exc_info=True)
+        _report(f"internal error: {type(e).__name__}: {e}")
         return 1
 
 

@@ -3,16 +3,18 @@ ContainerStatus first and changes nothing when the step is not allowed."""
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import signal
 import socket
 import time
 from pathlib import Path
+from typing import Callable
 
 from runsc_py import OCI_VERSION, control
 from runsc_py import spec as oci
 from runsc_py.errors import RuntimeFailure
-from runsc_py.state import ContainerStatus, State, StateStore, process_start_time
+from runsc_py.state import ContainerStatus, State, StateStore, exit_code, process_start_time
 
 
 def _write_atomic(path: str, text: str) -> None:
@@ -142,10 +144,111 @@ def wait(state: State) -> int:
             continue
         except ChildProcessError:
             return 255
-    if os.WIFSIGNALED(status):
-        return 128 + os.WTERMSIG(status)
-    return os.WEXITSTATUS(status)
+    return exit_code(status)
 
 
 def bundle_path(bundle: str | None) -> str:
     return str(Path(bundle or ".").resolve())
+
+
+EXEC_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT,
+                signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH)
+
+
+def forward_signals(send: Callable[[int], None]) -> None:
+    """Signals sent to this process go on to the container's process (runc does so
+    for `run` and `exec`; the shim signals the pid it was given)."""
+    def handler(signum: int, _frame: object) -> None:
+        try:
+            send(signum)
+        except RuntimeFailure:
+            pass
+
+    for sig in EXEC_SIGNALS:
+        signal.signal(sig, handler)
+
+
+def process_for_exec(store: StateStore, cid: str, process_file: str | None,
+                     command: list[str], tty: bool, env: list[str], cwd: str | None,
+                     user: str | None) -> dict:
+    """The OCI process object of an exec: --process FILE, or the container's own
+    process with the command line's args, tty, env, cwd and user."""
+    if process_file:
+        try:
+            with open(process_file) as f:
+                data = json.load(f)
+        except (OSError, ValueError) as e:
+            raise RuntimeFailure(f"--process {process_file}: {e}") from None
+        if not isinstance(data, dict):
+            raise RuntimeFailure(f"--process {process_file}: must be a JSON object")
+        return data
+    if not command:
+        raise RuntimeFailure("exec: no command given")
+    state = store.load(cid)
+    base = dict(oci.load(state.bundle).raw["process"])
+    base["args"] = list(command)
+    base["terminal"] = tty
+    base["env"] = list(base.get("env") or []) + list(env)
+    if cwd:
+        base["cwd"] = cwd
+    if user:
+        uid, _, gid = user.partition(":")
+        try:
+            base["user"] = {"uid": int(uid), "gid": int(gid or 0)}
+        except ValueError:
+            raise RuntimeFailure(f"--user {user}: expected UID[:GID]") from None
+    return base
+
+
+def exec_process(store: StateStore, cid: str, process: dict, pid_file: str | None,
+                 detach: bool, console_socket: str | None) -> int:
+    """Runs a process in the container. Attached: waits and returns its exit code.
+    Detached: a proxy process (a child of the caller, as the shim needs) waits for it,
+    forwards signals and exits with its code; its pid goes to pid_file."""
+    state, status = load_checked(store, cid)
+    if not status.can_exec():
+        raise RuntimeFailure(f"cannot exec in a {status.value} container")
+    parsed = oci.load_process(process)
+    request = {"op": "exec", "process": process, "console_socket": console_socket}
+    stdio = [] if parsed.terminal else [0, 1, 2]
+    state_dir = store.dir(cid)
+
+    def serve(conn: socket.socket, pid: int) -> int:
+        forward_signals(lambda sig: control.call(state_dir, {"op": "kill", "signal": sig,
+                                                             "pid": pid}))
+        return control.wait_exec(conn)
+
+    if not detach:
+        conn, pid = control.open_exec(state_dir, request, stdio)
+        if pid_file:
+            _write_atomic(pid_file, str(os.getpid()))
+        return serve(conn, pid)
+
+    ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
+    proxy = os.fork()
+    if proxy == 0:
+        code = 1
+        try:
+            os.close(ready_r)
+            try:
+                conn, pid = control.open_exec(state_dir, request, stdio)
+            except RuntimeFailure as e:
+                os.write(ready_w, f"ERROR {e}".encode())
+                os._exit(1)
+            os.write(ready_w, b"OK")
+            os.close(ready_w)
+            devnull = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):  # the process has them; a reader waits for its EOF only
+                os.dup2(devnull, fd)
+            code = serve(conn, pid)
+        finally:
+            os._exit(code)
+    os.close(ready_w)
+    with os.fdopen(ready_r, "rb") as f:
+        reply = f.read().decode(errors="replace")
+    if reply != "OK":
+        os.waitpid(proxy, 0)
+        raise RuntimeFailure(reply.removeprefix("ERROR ") or "exec failed")
+    if pid_file:
+        _write_atomic(pid_file, str(proxy))
+    return 0

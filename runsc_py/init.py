@@ -61,6 +61,22 @@ def join_namespaces(spec: Spec) -> None:
     ln.unshare(new | ln.CLONE_NEWNS)
 
 
+def join_container(init_pid: int) -> None:
+    """An exec'd process takes the init's namespaces (the pid namespace it has from
+    the sentry, its parent). setns(CLONE_NEWNS) also makes the container root its root."""
+    fds = []
+    try:
+        for name, flag in (("ipc", ln.CLONE_NEWIPC), ("uts", ln.CLONE_NEWUTS),
+                           ("net", ln.CLONE_NEWNET), ("cgroup", ln.CLONE_NEWCGROUP),
+                           ("mnt", ln.CLONE_NEWNS)):  # mnt last: /proc paths need the host's
+            fds.append((os.open(f"/proc/{init_pid}/ns/{name}", os.O_RDONLY | os.O_CLOEXEC), flag))
+        for fd, flag in fds:
+            ln.setns(fd, flag)
+    finally:
+        for fd, _flag in fds:
+            os.close(fd)
+
+
 def set_rlimits(process: Process) -> None:
     for kind, soft, hard in process.rlimits:
         try:
@@ -93,7 +109,7 @@ def drop_privileges(process: Process, last_cap: int) -> None:
 
 def run(spec: Spec, process: Process, sync: socket.socket, skeleton: str,
         sentry_pid: int, filter_program: bytes, new_container: bool,
-        tty_slave: int | None = None) -> NoReturn:
+        tty_slave: int | None = None, join_pid: int = 0) -> NoReturn:
     """The init (or an exec'd process, with new_container False: it joins the
     container's namespaces instead of building them). Never returns."""
     try:
@@ -105,7 +121,9 @@ def run(spec: Spec, process: Process, sync: socket.socket, skeleton: str,
         os.setsid()
         if tty_slave is not None:
             terminal.make_controlling(tty_slave)
-        if new_container:
+        if not new_container:
+            join_container(join_pid)
+        else:
             join_namespaces(spec)
             rootfs.setup(spec, skeleton)
             if spec.hostname and any(ns.type == "uts" for ns in spec.namespaces):

@@ -79,6 +79,13 @@ class State:
         }
 
 
+def exit_code(wait_status: int) -> int:
+    """A process's exit as its caller reports it: its code, or 128+N if killed by N."""
+    if os.WIFSIGNALED(wait_status):
+        return 128 + os.WTERMSIG(wait_status)
+    return os.WEXITSTATUS(wait_status)
+
+
 def process_start_time(pid: int) -> int:
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
