@@ -17,7 +17,7 @@ import signal
 import socket
 import time
 from pathlib import Path
-from typing import NoReturn
+from typing import Callable, NoReturn
 
 from runsc_py import control, terminal
 from runsc_py import linux_native as ln
@@ -120,6 +120,7 @@ class Sandbox:
         self.gofer_pid = 0
         self.exit_status: int | None = None
         self.exec_conns: dict[int, socket.socket] = {}  # exec'd pid → its caller
+        self.on_exit: Callable[[], object] = lambda: None
 
     def create(self) -> None:
         """Everything up to the init waiting for `start`. Raises RuntimeFailure."""
@@ -226,6 +227,7 @@ class Sandbox:
                 with conn:
                     self._control(conn)
         self._shutdown()
+        self.on_exit()
         os._exit(self.exit_status)
 
     def _reap(self) -> None:
@@ -418,6 +420,13 @@ def boot(spec: Spec, cid: str, state_dir: Path, ready: socket.socket, config: Sa
     _report(ready, f"OK {sandbox.init_pid}", sandbox.tty_master)
     if sandbox.tty_master is not None:
         os.close(sandbox.tty_master)
+    profile_path = os.environ.get("RUNSC_PY_SENTRY_PROFILE")
+    if profile_path:  # for finding where the sentry's time goes (benchmarks/README.md)
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+        sandbox.on_exit = lambda: (profiler.disable(), profiler.dump_stats(profile_path))
     sandbox.serve()
 
 

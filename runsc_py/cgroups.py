@@ -1,6 +1,7 @@
 """linux.resources (pids, memory, cpu) enforced through the host's cgroups.
 
-One cgroup per sandbox, named `runsc-py/<cid>`, in every hierarchy that carries a
+One cgroup per sandbox, named `runsc-py/<cid>` (`runsc-py/<cid>-<hash of --root>` when
+the caller passes the root as `scope`, as the runtime does), in every hierarchy that carries a
 controller we need. The sentry moves itself into it before it forks the gofer and the
 init (`enter`), so the sentry, the gofer and every workload task are charged to the
 same limits: a workload cannot escape a memory limit by making the sentry allocate
@@ -23,6 +24,7 @@ then the hierarchy's root is used instead.
 from __future__ import annotations
 
 import errno
+import hashlib
 import logging
 import os
 import signal
@@ -138,12 +140,13 @@ def layout() -> str:
 # --------------------------------------------------------------------------
 # conversions (as runc does them)
 
-def _limit(value: Any) -> int | None:
+def _limit(section: dict, key: str, name: str) -> int | None:
     """An OCI int64 limit: None when unset or 0 (runc treats 0 as unset), -1 = no limit."""
-    if value is None or isinstance(value, bool):
+    value = section.get(key)
+    if value is None:
         return None
-    if not isinstance(value, int):
-        raise RuntimeFailure(f"linux.resources: {value!r} is not an integer")
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise RuntimeFailure(f"linux.resources.{name}.{key}: {value!r} is not an integer")
     return None if value == 0 else value
 
 
@@ -156,6 +159,18 @@ def shares_to_weight(shares: int) -> int:
 def has_limits(resources: dict | None) -> bool:
     r = resources or {}
     return any(isinstance(r.get(k), dict) and r.get(k) for k in ("pids", "memory", "cpu"))
+
+
+def cgroup_name(cid: str, scope: str | os.PathLike | None = None) -> str:
+    """The leaf name: the id, plus a short hash of `scope` (the --root) when given, so
+    that two roots (two test runs, two daemons) using the same id never share, or
+    kill, each other's cgroup: pids and cpu hierarchies are host-wide."""
+    if not cid or "/" in cid or cid in (".", ".."):
+        raise RuntimeFailure(f"cgroup: invalid container id {cid!r}")
+    if scope is None:
+        return cid
+    tag = hashlib.sha256(os.path.realpath(os.fspath(scope)).encode()).hexdigest()[:8]
+    return f"{cid}-{tag}"
 
 
 # --------------------------------------------------------------------------
@@ -177,17 +192,17 @@ class SandboxCgroup:
     # ---- construction
 
     @classmethod
-    def create(cls, cid: str, resources: dict | None) -> SandboxCgroup:
+    def create(cls, cid: str, resources: dict | None,
+               scope: str | os.PathLike | None = None) -> SandboxCgroup:
         """Make the cgroups and apply `resources` (linux.resources). Raises RuntimeFailure."""
-        if not cid or "/" in cid or cid in (".", ".."):
-            raise RuntimeFailure(f"cgroup: invalid container id {cid!r}")
+        name = cgroup_name(cid, scope)
         hiers = discover()
         if not hiers:
             raise RuntimeFailure("cgroup: no cgroup hierarchy is mounted")
         self = cls(cid, [])
         try:
             for h in hiers:
-                self.dirs.append(_Dir(h, _make(h, cid)))
+                self.dirs.append(_Dir(h, _make(h, name)))
             self.update(resources or {})
         except BaseException:
             self.destroy()
@@ -195,9 +210,10 @@ class SandboxCgroup:
         return self
 
     @classmethod
-    def existing(cls, cid: str) -> SandboxCgroup | None:
+    def existing(cls, cid: str, scope: str | os.PathLike | None = None) -> SandboxCgroup | None:
         """The cgroup of `cid` made earlier (by this or another process), if any."""
-        dirs = [_Dir(h, p) for h in discover() for p in _candidates(h, cid)
+        name = cgroup_name(cid, scope)
+        dirs = [_Dir(h, p) for h in discover() for p in _candidates(h, name)
                 if os.path.isdir(p)]
         return cls(cid, dirs) if dirs else None
 
@@ -238,7 +254,7 @@ class SandboxCgroup:
             if not isinstance(val, dict):
                 raise RuntimeFailure(f"linux.resources.{name} must be an object")
 
-        limit = _limit(pids.get("limit"))
+        limit = _limit(pids, "limit", "pids")
         if limit is not None:
             d = self._need("pids", "linux.resources.pids.limit")
             _write(os.path.join(d, "pids.max"), "max" if limit < 0 else str(limit),
@@ -255,8 +271,8 @@ class SandboxCgroup:
         return d
 
     def _memory(self, mem: dict) -> None:
-        limit, swap = _limit(mem.get("limit")), _limit(mem.get("swap"))
-        reservation = _limit(mem.get("reservation"))
+        limit, swap = _limit(mem, "limit", "memory"), _limit(mem, "swap", "memory")
+        reservation = _limit(mem, "reservation", "memory")
         if limit is None and swap is None and reservation is None:
             return
         d = self._need("memory", "linux.resources.memory.limit")
@@ -295,8 +311,8 @@ class SandboxCgroup:
                    "linux.resources.memory.reservation")
 
     def _cpu(self, cpu: dict) -> None:
-        shares, quota = _limit(cpu.get("shares")), _limit(cpu.get("quota"))
-        period = _limit(cpu.get("period"))
+        shares, quota = _limit(cpu, "shares", "cpu"), _limit(cpu, "quota", "cpu")
+        period = _limit(cpu, "period", "cpu")
         if shares is None and quota is None and period is None:
             return
         d = self._need("cpu", "linux.resources.cpu")
@@ -395,6 +411,18 @@ class SandboxCgroup:
 
     # ---- teardown
 
+    def abandon(self) -> None:
+        """For the sandbox whose setup failed after `enter`: move the caller back to the
+        cgroups it came from (one cannot remove a cgroup one is in), then destroy."""
+        me = str(os.getpid())
+        for d in self.dirs:
+            try:  # the parent of runsc-py/ is where the caller came from
+                _write(os.path.join(os.path.dirname(os.path.dirname(d.path)), "cgroup.procs"),
+                       me, "moving back out")
+            except RuntimeFailure as e:
+                log.debug("%s", e)
+        self.destroy()
+
     def destroy(self, timeout: float = 10.0) -> None:
         """Kill everything left in the cgroup and remove its directories. The caller
         must not be inside it (it would kill itself)."""
@@ -443,15 +471,15 @@ class SandboxCgroup:
 # --------------------------------------------------------------------------
 # helpers
 
-def _candidates(h: Hierarchy, cid: str) -> list[str]:
-    """Where `runsc-py/<cid>` can be in hierarchy h: under the caller's own cgroup, or
+def _candidates(h: Hierarchy, name: str) -> list[str]:
+    """Where `runsc-py/<name>` can be in hierarchy h: under the caller's own cgroup, or
     at the root (the pure-v2 fallback, or a creator that ran in another cgroup)."""
-    out = [h.path(os.path.join(h.own, PREFIX, cid))]
-    root = h.path(os.path.join("/", PREFIX, cid))
+    out = [h.path(os.path.join(h.own, PREFIX, name))]
+    root = h.path(os.path.join("/", PREFIX, name))
     return out if root in out else out + [root]
 
 
-def _make(h: Hierarchy, cid: str) -> str:
+def _make(h: Hierarchy, name: str) -> str:
     parents = [h.own, "/"] if h.version == 2 and h.own != "/" else [h.own]
     last: RuntimeFailure | None = None
     for parent in parents:
@@ -467,7 +495,7 @@ def _make(h: Hierarchy, cid: str) -> str:
             continue
         except OSError as e:
             raise RuntimeFailure(f"cgroup: cannot create {base}: {e.strerror}") from e
-        path = os.path.join(base, cid)
+        path = os.path.join(base, name)
         try:
             os.mkdir(path)
         except FileExistsError:
@@ -475,7 +503,7 @@ def _make(h: Hierarchy, cid: str) -> str:
             # a live one of the same id (another --root) must not be shared
             if _read(os.path.join(path, "cgroup.procs")).split():
                 raise RuntimeFailure(f"cgroup {path} already exists and is in use "
-                                     f"(container id {cid!r} in another --root?)") from None
+                                     "(the same container id in another --root?)") from None
         except OSError as e:
             raise RuntimeFailure(f"cgroup: cannot create {path}: {e.strerror}") from e
         return path
@@ -557,7 +585,8 @@ def _rmdir(path: str, deadline: float) -> None:
 # --------------------------------------------------------------------------
 # what the sandbox and `delete` call
 
-def enter(cid: str, resources: dict | None) -> SandboxCgroup | None:
+def enter(cid: str, resources: dict | None,
+          scope: str | os.PathLike | None = None) -> SandboxCgroup | None:
     """Called by the sandbox process (sentry) first thing, before it forks the gofer or
     the init: make the cgroup, apply linux.resources, move the caller into it; all it
     forks inherits it. A cgroup is made even without limits (ps, stats and pause use
@@ -565,7 +594,7 @@ def enter(cid: str, resources: dict | None) -> SandboxCgroup | None:
     cgroups (none mounted, read-only, not delegated): limits that cannot be enforced
     are a RuntimeFailure, never silently dropped."""
     try:
-        cg = SandboxCgroup.create(cid, resources)
+        cg = SandboxCgroup.create(cid, resources, scope)
     except RuntimeFailure as e:
         if has_limits(resources):
             raise
@@ -574,21 +603,14 @@ def enter(cid: str, resources: dict | None) -> SandboxCgroup | None:
     try:
         cg.add(os.getpid())
     except RuntimeFailure:
-        # back to where we came from (the parent of runsc-py/), so destroy can run
-        for d in cg.dirs:
-            try:
-                _write(os.path.join(os.path.dirname(os.path.dirname(d.path)), "cgroup.procs"),
-                       str(os.getpid()), "moving back")
-            except RuntimeFailure:
-                pass
-        cg.destroy()
+        cg.abandon()
         raise
     return cg
 
 
-def cleanup(cid: str) -> None:
+def cleanup(cid: str, scope: str | os.PathLike | None = None) -> None:
     """For `delete`, after the sandbox died: kill stragglers, remove the cgroup dirs.
-    Idempotent; nothing to do when they are absent."""
-    cg = SandboxCgroup.existing(cid)
+    Idempotent; nothing to do when they are absent. `scope` as given to `enter`."""
+    cg = SandboxCgroup.existing(cid, scope)
     if cg is not None:
         cg.destroy()

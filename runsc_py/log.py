@@ -18,7 +18,7 @@ class _RuncFormatter(logging.Formatter):
         level = {"WARNING": "warning", "CRITICAL": "fatal"}.get(record.levelname,
                                                                  record.levelname.lower())
         msg = record.getMessage()
-        if record.exc_info and level == "debug":
+        if record.exc_info and logging.getLogger("runsc-py").isEnabledFor(logging.DEBUG):
             msg += "\n" + self.formatException(record.exc_info)
         now = datetime.datetime.now(datetime.timezone.utc).isoformat()
         if self.json:

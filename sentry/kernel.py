@@ -15,7 +15,7 @@ from sentry.syscalls.numbers import SYSCALL_NAMES
 from sentry.syscalls.result import CONTINUE, InstallFd, Result
 from sentry.syscalls.support import Support
 from sentry.syscalls.table import TABLE
-from sentry.task import Task
+from sentry.task import Creds, Task
 from sentry.vfs import Mount, MountTable
 
 log = logging.getLogger("runsc-py.sentry")
@@ -29,6 +29,7 @@ class Kernel:
         self.gofer = gofer
         self.init_pid = init_pid  # host pid of the container's init
         self._logged: set[str] = set()
+        self.creds_cache: dict[int, tuple[int, Creds]] = {}  # tid → (/proc ino, creds)
         self.mounts = MountTable(self._build_mounts())
 
     def _build_mounts(self) -> list[Mount]:

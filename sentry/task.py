@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
@@ -132,20 +133,36 @@ class Task:
         return path
 
     def creds(self) -> Creds:
+        """The caller's credentials. Cached per thread (they are per thread in Linux)
+        and keyed by its /proc/<tid> inode, which a recycled tid does not share; every
+        call that changes them is trapped and forgets the entry (sys_identity)."""
         if self._creds is None:
-            self._creds = _read_creds(self.pid)
+            try:
+                ino = os.stat(self._proc("")).st_ino
+            except OSError:
+                raise TaskGone() from None
+            cached = self.kernel.creds_cache.get(self.pid)
+            if cached is not None and cached[0] == ino:
+                self._creds = cached[1]
+            else:
+                self._creds = _read_creds(self.pid)
+                self.kernel.creds_cache[self.pid] = (ino, self._creds)
         return self._creds
+
+    def forget_creds(self) -> None:
+        self.kernel.creds_cache.pop(self.pid, None)
+
+
+_STATUS_FIELDS = re.compile(rb"^(Umask|Uid|Gid|Groups|CapEff):[ \t]*(.*)$", re.M)
 
 
 def _read_creds(pid: int) -> Creds:
-    fields: dict[str, str] = {}
     try:
         with open(f"/proc/{pid}/status", "rb") as f:
-            for line in f.read().decode().splitlines():
-                key, _, value = line.partition(":")
-                fields[key] = value.strip()
+            raw = f.read()
     except OSError:
         raise TaskGone() from None
+    fields = {k.decode(): v.decode() for k, v in _STATUS_FIELDS.findall(raw)}
     uids = fields["Uid"].split()
     gids = fields["Gid"].split()
     return Creds(

@@ -42,6 +42,7 @@ def execve(t: Task) -> Result:
     container tree, so a path swapped after the check can only name another file of
     the container, and the kernel makes its own exec permission checks on it."""
     _check_exec(t, AT_FDCWD, t.args[0], 0)
+    t.forget_creds()  # a set-id program changes them
     return CONTINUE
 
 
@@ -51,6 +52,7 @@ def execveat(t: Task) -> Result:
     if flags & ~(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW):
         raise SyscallError(errno.EINVAL)
     _check_exec(t, t.arg_int(0), t.args[1], flags)
+    t.forget_creds()
     return CONTINUE
 
 

@@ -16,6 +16,7 @@ import errno
 from sentry.platform.bpf import ArgIn, ArgMaskClear
 from sentry.syscalls import (
     sys_file,
+    sys_identity,
     sys_refused,
     sys_stat,
     sys_sysinfo,
@@ -62,9 +63,8 @@ getpid getppid gettid getuid geteuid getgid getegid getresuid getresgid getgroup
 getpgrp getsid setsid setpgid getrlimit setrlimit prlimit64 getrusage sched_yield
 sched_getaffinity sched_setaffinity sched_getparam sched_setparam sched_getscheduler
 sched_setscheduler sched_get_priority_max sched_get_priority_min sched_rr_get_interval
-sched_setattr sched_getattr getpriority setpriority ioprio_get ioprio_set umask getcpu
-getrandom setuid setgid setreuid setregid setresuid setresgid setgroups setfsuid setfsgid
-capget capset personality
+sched_setattr sched_getattr getpriority setpriority ioprio_get ioprio_set getcpu
+getrandom capget personality
 rt_sigaction rt_sigprocmask rt_sigreturn rt_sigpending rt_sigtimedwait rt_sigsuspend
 rt_sigqueueinfo rt_tgsigqueueinfo sigaltstack kill tkill tgkill pause pidfd_open
 pidfd_send_signal pidfd_getfd process_vm_readv process_vm_writev kcmp
@@ -167,6 +167,8 @@ def _entries() -> list[Syscall]:
     full(sys_stat, "statx", note="basic stats only (no birth time)")
     full(sys_thread, "execve", "execveat", "chdir", "getcwd")
     full(sys_utsname, "uname", "sethostname", "setdomainname")
+    full(sys_identity, "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid",
+         "setfsuid", "setfsgid", "setgroups", "capset", "umask")
     full(sys_sysinfo, "sysinfo", note="the sandbox's uptime and tasks, the host's memory")
 
     def native_if(name: str, rule, handler: Handler, note: str) -> None:  # type: ignore[no-untyped-def]
