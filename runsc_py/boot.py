@@ -121,6 +121,7 @@ class Sandbox:
         self.exit_status: int | None = None
         self.exec_conns: dict[int, socket.socket] = {}  # exec'd pid → its caller
         self.on_exit: Callable[[], object] = lambda: None
+        self.cgroup = None  # the sandbox's SandboxCgroup, once it has one
 
     def create(self) -> None:
         """Everything up to the init waiting for `start`. Raises RuntimeFailure."""
@@ -269,6 +270,18 @@ class Sandbox:
         except OSError:
             pass
 
+    def _set_paused(self, paused: bool) -> None:
+        """Freezes the sandbox's tasks (the cgroup freezer, where there is one; else
+        SIGSTOP/SIGCONT). The sentry and gofer stay live: a frozen task makes no calls."""
+        if self.cgroup is not None:
+            self.cgroup.freeze() if paused else self.cgroup.thaw()
+            return
+        for pid in self.sandbox_pids():
+            try:
+                os.kill(pid, signal.SIGSTOP if paused else signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+
     def sandbox_pids(self) -> list[int]:
         """Host pids of every task in the sandbox's pid namespace."""
         try:
@@ -395,6 +408,17 @@ class Sandbox:
             return {"ok": True}
         if op == "ps":
             return {"pids": self.sandbox_pids()}
+        if op in ("pause", "resume"):
+            self._set_paused(op == "pause")
+            return {"ok": True}
+        if op == "update":
+            if self.cgroup is None:
+                return {"error": "the sandbox has no cgroup to update"}
+            self.cgroup.update(req["resources"])
+            return {"ok": True}
+        if op == "stats":
+            return {"stats": self.cgroup.stats() if self.cgroup is not None else {},
+                    "pids": len(self.sandbox_pids())}
         return {"error": f"unknown request {op!r}"}
 
 

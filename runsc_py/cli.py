@@ -80,6 +80,25 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--user", "-u", default=None)
     s.add_argument("id")
     s.add_argument("exec_args", nargs=argparse.REMAINDER, metavar="COMMAND")
+    for name in ("pause", "resume"):
+        s = sub.add_parser(name, help=f"{name} all processes of a container")
+        s.add_argument("id")
+    s = sub.add_parser("update", help="update a container's resource limits")
+    s.add_argument("--resources", "-r", default=None, help="a JSON file, or - for stdin")
+    s.add_argument("--memory", default=None)
+    s.add_argument("--pids-limit", type=int, default=None)
+    s.add_argument("--cpu-quota", type=int, default=None)
+    s.add_argument("--cpu-period", type=int, default=None)
+    s.add_argument("--cpu-share", type=int, default=None)
+    s.add_argument("id")
+    s = sub.add_parser("events", help="stats and events of a container")
+    s.add_argument("--stats", action="store_true", help="print one stats event and exit")
+    s.add_argument("--interval", default="5s")
+    s.add_argument("id")
+    s = sub.add_parser("features", help="what this runtime supports (JSON)")
+    for name in ("checkpoint", "restore"):
+        s = sub.add_parser(name, help="not supported")
+        s.add_argument("rest", nargs=argparse.REMAINDER)
     s = sub.add_parser("help", help="help topics: syscalls")
     s.add_argument("topic", nargs="?", default="")
     return p
@@ -221,6 +240,100 @@ def cmd_exec(args: argparse.Namespace) -> int:
                                   _abs(args.console_socket))
 
 
+def cmd_pause(args: argparse.Namespace) -> int:
+    from runsc_py import container
+
+    container.pause(_store(args), args.id)
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from runsc_py import container
+
+    container.resume(_store(args), args.id)
+    return 0
+
+
+def cmd_update(args: argparse.Namespace) -> int:
+    from runsc_py import container
+
+    resources: dict = {}
+    if args.resources:
+        try:
+            text = sys.stdin.read() if args.resources == "-" else open(args.resources).read()
+            resources = json.loads(text)
+        except (OSError, ValueError) as e:
+            raise RuntimeFailure(f"--resources: {e}") from None
+        if not isinstance(resources, dict):
+            raise RuntimeFailure("--resources: must be a JSON object")
+    if args.memory is not None:
+        resources.setdefault("memory", {})["limit"] = _bytes(args.memory)
+    if args.pids_limit is not None:
+        resources.setdefault("pids", {})["limit"] = args.pids_limit
+    for flag, key in (("cpu_quota", "quota"), ("cpu_period", "period"), ("cpu_share", "shares")):
+        if getattr(args, flag) is not None:
+            resources.setdefault("cpu", {})[key] = getattr(args, flag)
+    container.update(_store(args), args.id, resources)
+    return 0
+
+
+def _bytes(text: str) -> int:
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    t = text.strip().lower().removesuffix("b")
+    try:
+        return int(t[:-1]) * units[t[-1]] if t and t[-1] in units else int(t)
+    except ValueError:
+        raise RuntimeFailure(f"invalid size: {text}") from None
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    import time
+
+    from runsc_py import container
+
+    interval = float(args.interval.rstrip("s") or 5)
+    while True:
+        try:
+            event = container.stats_event(_store(args), args.id)
+        except RuntimeFailure:
+            if args.stats:
+                raise
+            return 0  # the stream ends when the container does
+        print(json.dumps(event), flush=True)
+        if args.stats:
+            return 0
+        time.sleep(interval)
+
+
+def cmd_features(args: argparse.Namespace) -> int:
+    from runsc_py.spec import CAP_NAMES
+
+    print(json.dumps({
+        "ociVersionMin": "1.0.0",
+        "ociVersionMax": OCI_VERSION,
+        "hooks": [],
+        "mountOptions": ["ro", "rw", "nosuid", "nodev", "noexec", "bind", "rbind"],
+        "linux": {
+            "namespaces": ["pid", "network", "ipc", "uts", "mount", "cgroup"],
+            "capabilities": [f"CAP_{c}" for c in CAP_NAMES],
+            "cgroup": {"v1": True, "v2": True, "systemd": False},
+            "seccomp": {"enabled": False},  # the sandbox's own filter replaces the spec's
+            "apparmor": {"enabled": False},
+            "selinux": {"enabled": False},
+        },
+        "annotations": {"io.github.runsc-py.sentry": "seccomp-notify"},
+    }, indent=2))
+    return 0
+
+
+def cmd_checkpoint(args: argparse.Namespace) -> int:
+    raise RuntimeFailure("checkpoint is not supported by runsc-py")
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    raise RuntimeFailure("restore is not supported by runsc-py")
+
+
 def cmd_help(args: argparse.Namespace) -> int:
     if args.topic != "syscalls":
         raise RuntimeFailure("help topics: syscalls")
@@ -240,7 +353,9 @@ def cmd_help(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "spec": cmd_spec, "create": cmd_create, "run": cmd_run, "start": cmd_start,
     "state": cmd_state, "list": cmd_list, "kill": cmd_kill, "delete": cmd_delete,
-    "ps": cmd_ps, "exec": cmd_exec, "help": cmd_help,
+    "ps": cmd_ps, "exec": cmd_exec, "pause": cmd_pause, "resume": cmd_resume,
+    "update": cmd_update, "events": cmd_events, "features": cmd_features,
+    "checkpoint": cmd_checkpoint, "restore": cmd_restore, "help": cmd_help,
 }
 
 

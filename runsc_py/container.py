@@ -252,3 +252,40 @@ def exec_process(store: StateStore, cid: str, process: dict, pid_file: str | Non
     if pid_file:
         _write_atomic(pid_file, str(proxy))
     return 0
+
+
+def pause(store: StateStore, cid: str) -> None:
+    state, status = load_checked(store, cid)
+    if not status.can_pause():
+        raise RuntimeFailure(f"cannot pause a {status.value} container" if status is not
+                             ContainerStatus.STOPPED else "container not running")
+    control.call(store.dir(cid), {"op": "pause"})
+    state.paused = True
+    store.save(state)
+
+
+def resume(store: StateStore, cid: str) -> None:
+    state, status = load_checked(store, cid)
+    if not status.can_resume():
+        raise RuntimeFailure("container not paused")
+    control.call(store.dir(cid), {"op": "resume"})
+    state.paused = False
+    store.save(state)
+
+
+def update(store: StateStore, cid: str, resources: dict) -> None:
+    _state, status = load_checked(store, cid)
+    if status is ContainerStatus.STOPPED:
+        raise RuntimeFailure("container not running")
+    control.call(store.dir(cid), {"op": "update", "resources": resources})
+
+
+def stats_event(store: StateStore, cid: str) -> dict:
+    """One `events --stats` event, in runc's shape (type, id, data)."""
+    _state, status = load_checked(store, cid)
+    if status is ContainerStatus.STOPPED:
+        raise RuntimeFailure("container not running")
+    reply = control.call(store.dir(cid), {"op": "stats"})
+    data = dict(reply.get("stats") or {})
+    data.setdefault("pids", {"current": reply.get("pids", 0)})
+    return {"type": "stats", "id": cid, "data": data}
