@@ -148,6 +148,7 @@ class Sandbox:
             container_init.run(self.spec, self.spec.process, init_end, skeleton, me,
                                program, new_container=True, tty_slave=slave)
         init_end.close()
+        self._into_workload_cgroup(pid)
         if slave is not None:
             os.close(slave)
         # The init has the caller's stdio now; the sentry keeping them open would keep
@@ -270,11 +271,17 @@ class Sandbox:
         except OSError:
             pass
 
+    def _into_workload_cgroup(self, pid: int) -> None:
+        """Before it runs anything of the workload's (it waits for START)."""
+        if self.cgroup is not None:
+            self.cgroup.part("workload").add(pid)
+
     def _set_paused(self, paused: bool) -> None:
         """Freezes the sandbox's tasks (the cgroup freezer, where there is one; else
         SIGSTOP/SIGCONT). The sentry and gofer stay live: a frozen task makes no calls."""
         if self.cgroup is not None:
-            self.cgroup.freeze() if paused else self.cgroup.thaw()
+            workload = self.cgroup.part("workload")
+            workload.freeze() if paused else workload.thaw()
             return
         for pid in self.sandbox_pids():
             try:
@@ -355,6 +362,7 @@ class Sandbox:
                                self.program, new_container=False, tty_slave=slave,
                                join_pid=self.init_pid)
         child_end.close()
+        self._into_workload_cgroup(pid)
         if slave is not None:
             os.close(slave)
         with sentry_end:
@@ -432,14 +440,21 @@ def boot(spec: Spec, cid: str, state_dir: Path, ready: socket.socket, config: Sa
 
     _set_title("sentry", cid)
     runtime_log.setup(config.log_path, config.log_format, config.debug)
+    from runsc_py import cgroups
+
     sandbox = Sandbox(spec, cid, state_dir, config, console_socket)
     try:
+        # first of all: the sentry, and all it forks, inside the sandbox's limits
+        sandbox.cgroup = cgroups.enter(cid, spec.resources, scope=state_dir.parent)
         sandbox.create()
-    except RuntimeFailure as e:
-        _report(ready, f"ERROR {e}")
-        os._exit(1)
-    except OSError as e:
-        _report(ready, f"ERROR sandbox: {e.strerror or e}")
+    except (RuntimeFailure, OSError) as e:
+        if sandbox.cgroup is not None:
+            try:
+                sandbox.cgroup.abandon()
+            except RuntimeFailure:
+                pass
+        message = str(e) if isinstance(e, RuntimeFailure) else f"sandbox: {e.strerror or e}"
+        _report(ready, f"ERROR {message}")
         os._exit(1)
     _report(ready, f"OK {sandbox.init_pid}", sandbox.tty_master)
     if sandbox.tty_master is not None:

@@ -234,13 +234,31 @@ class SandboxCgroup:
             _write(os.path.join(d.path, "cgroup.procs"), str(pid), f"process {pid}")
 
     def procs(self) -> list[int]:
+        """Every process in the cgroup, its child cgroups included."""
         pids: set[int] = set()
         for d in self.dirs:
-            try:
-                pids.update(int(x) for x in _read(os.path.join(d.path, "cgroup.procs")).split())
-            except OSError:
-                pass
+            for top, _subdirs, _files in os.walk(d.path):
+                try:
+                    pids.update(int(x) for x in _read(os.path.join(top, "cgroup.procs")).split())
+                except OSError:
+                    pass
         return sorted(pids)
+
+    def part(self, name: str) -> SandboxCgroup:
+        """A child cgroup: `sandbox` holds the sentry and the gofer, `workload` the
+        container's tasks. The limits set on the parent cover both; pause freezes only
+        the workload (freezing the sentry would stop the very process serving pause)."""
+        dirs = []
+        for d in self.dirs:
+            if d.hier.version == 2:
+                _enable_v2(d.hier, os.path.relpath(d.path, d.hier.mount))
+            path = os.path.join(d.path, name)
+            try:
+                os.makedirs(path, exist_ok=True)
+            except OSError as e:
+                raise RuntimeFailure(f"cgroup: cannot create {path}: {e.strerror}") from e
+            dirs.append(_Dir(d.hier, path))
+        return SandboxCgroup(self.cid, dirs)
 
     # ---- limits
 
@@ -462,9 +480,11 @@ class SandboxCgroup:
                 raise RuntimeFailure(f"cgroup: could not kill the processes of {self.cid}: "
                                      f"{pids}")
             time.sleep(0.01)
-        # the emptied cgroup may still be busy briefly while exiting tasks release it
-        for d in sorted(self.dirs, key=lambda d: d.path.count("/"), reverse=True):
-            _rmdir(d.path, deadline)
+        # the emptied cgroup may still be busy briefly while exiting tasks release it;
+        # child cgroups (sandbox, workload) go first
+        for d in self.dirs:
+            for top, _subdirs, _files in os.walk(d.path, topdown=False):
+                _rmdir(top, deadline)
         self.dirs = []
 
 
@@ -601,7 +621,7 @@ def enter(cid: str, resources: dict | None,
         log.warning("no cgroup for %s (no limits asked for): %s", cid, e)
         return None
     try:
-        cg.add(os.getpid())
+        cg.part("sandbox").add(os.getpid())
     except RuntimeFailure:
         cg.abandon()
         raise

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from runsc_py import OCI_VERSION, control
+from runsc_py import OCI_VERSION, cgroups, control
 from runsc_py import spec as oci
 from runsc_py.errors import RuntimeFailure
 from runsc_py.state import ContainerStatus, State, StateStore, exit_code, process_start_time
@@ -71,6 +71,7 @@ def create(store: StateStore, bundle: str, cid: str, pid_file: str | None,
             _write_atomic(pid_file, str(pid))
         return state, master
     except BaseException:
+        cgroups.cleanup(cid, scope=store.root)  # what a sentry that died in setup left
         store.remove(cid)
         raise
 
@@ -113,6 +114,7 @@ def delete(store: StateStore, cid: str, force: bool) -> None:
         while state.status() is not ContainerStatus.STOPPED and time.monotonic() < deadline:
             _reap_if_child(state.pid)
             time.sleep(0.01)
+    cgroups.cleanup(cid, scope=store.root)
     store.remove(cid)
 
 
