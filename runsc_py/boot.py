@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Callable, NoReturn
 
-from runsc_py import control, terminal
+from runsc_py import control, namespaces, terminal
 from runsc_py import linux_native as ln
 from runsc_py.spec import Spec
 from runsc_py.state import exit_code
@@ -132,6 +132,7 @@ class Sandbox:
         from sentry.platform.seccomp import SeccompPlatform, filter_program
 
         ln.prctl(ln.PR_SET_CHILD_SUBREAPER, 1)
+        self.spec = namespaces.resolve(self.spec)
         skeleton, devpts = _make_sentry_fs(self.state_dir)
         self.gofer_pid, gofer_sock = _start_gofer(self.cid)
         self._enter_pid_namespace()
@@ -173,15 +174,17 @@ class Sandbox:
         gofer.send_root(root_fd)
         os.close(root_fd)
         self.kernel = Kernel(self.config, gofer, init_pid=pid)
+        if not self.spec.hostname and any(ns.type == "uts" and ns.path
+                                          for ns in self.spec.namespaces):
+            # a joined UTS namespace (a pod's) names the host as its owner set it
+            self.kernel.hostname = data.partition(b" ")[2].decode(errors="replace")
         self.kernel.skeleton = skeleton
         self.kernel.devpts = devpts
         self.kernel.started_at = time.monotonic()
         self.platform = SeccompPlatform(self.kernel)
         self.platform.add_listener(fds[0])
         # listening before `create` returns, so that `start` finds it at once
-        self.control_socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.control_socket.bind(str(self.state_dir / control.SOCKET_NAME))
-        self.control_socket.listen(16)
+        self.control_socket = control.listen(self.state_dir)
         if master is not None:
             if self.console_socket:
                 try:

@@ -95,6 +95,12 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--stats", action="store_true", help="print one stats event and exit")
     s.add_argument("--interval", default="5s")
     s.add_argument("id")
+    s = sub.add_parser("install", help="register runsc-py with containerd or docker")
+    s.add_argument("target", choices=["containerd", "docker"])
+    s.add_argument("--config", default=None, help="the config file to merge into")
+    s.add_argument("--runtime-name", default="runsc-py")
+    s.add_argument("--binary", default=None, help="the runsc-py executable to register")
+    s.add_argument("--dry-run", action="store_true", help="print the merged file instead")
     s = sub.add_parser("features", help="what this runtime supports (JSON)")
     for name in ("checkpoint", "restore"):
         s = sub.add_parser(name, help="not supported")
@@ -305,6 +311,14 @@ def cmd_events(args: argparse.Namespace) -> int:
         time.sleep(interval)
 
 
+def cmd_install(args: argparse.Namespace) -> int:
+    from runsc_py.install import default_binary, install
+
+    print(install(args.target, args.config, args.runtime_name, args.dry_run,
+                  args.binary or default_binary()))
+    return 0
+
+
 def cmd_features(args: argparse.Namespace) -> int:
     from runsc_py.spec import CAP_NAMES
 
@@ -355,6 +369,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "state": cmd_state, "list": cmd_list, "kill": cmd_kill, "delete": cmd_delete,
     "ps": cmd_ps, "exec": cmd_exec, "pause": cmd_pause, "resume": cmd_resume,
     "update": cmd_update, "events": cmd_events, "features": cmd_features,
+    "install": cmd_install,
     "checkpoint": cmd_checkpoint, "restore": cmd_restore, "help": cmd_help,
 }
 

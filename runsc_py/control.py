@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import array
 import json
+import os
 import socket
 from pathlib import Path
 from typing import Any
@@ -13,14 +14,47 @@ from runsc_py.errors import RuntimeFailure
 SOCKET_NAME = "sandbox.sock"
 
 
+class _Address:
+    """The control socket's address, short whatever the state dir's length: a unix
+    socket path is limited to 107 bytes, and docker's state dirs with 64-hex ids pass
+    that. Bind and connect go through /proc/self/fd/<dirfd>/sandbox.sock instead."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.fd = -1
+
+    def __enter__(self) -> str:
+        try:
+            self.fd = os.open(self.state_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise RuntimeFailure("container not running") from None
+        return f"/proc/self/fd/{self.fd}/{SOCKET_NAME}"
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self.fd)
+
+
+def listen(state_dir: Path) -> socket.socket:
+    """The sandbox's end: bound and listening."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    with _Address(state_dir) as address:
+        s.bind(address)
+    s.listen(16)
+    return s
+
+
+def _connect(s: socket.socket, state_dir: Path) -> None:
+    with _Address(state_dir) as address:
+        s.connect(address)
+
+
 def call(state_dir: Path, request: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
     """Sends one request to the sandbox and returns its reply; a sandbox that is gone
     is "container not running" (containerd's shim matches that text)."""
-    path = state_dir / SOCKET_NAME
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             s.settimeout(timeout)
-            s.connect(str(path))
+            _connect(s, state_dir)
             s.sendall(json.dumps(request).encode() + b"\n")
             data = b""
             while not data.endswith(b"\n"):
@@ -60,7 +94,7 @@ def open_exec(state_dir: Path, request: dict[str, Any], stdio: list[int]) -> tup
     and its host pid."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        s.connect(str(state_dir / SOCKET_NAME))
+        _connect(s, state_dir)
         anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", stdio))] if stdio else []
         s.sendmsg([json.dumps(request).encode() + b"\n"], anc)
         reply = json.loads(_read_line(s) or b'{"error": "container not running"}')

@@ -133,6 +133,7 @@ def run(spec: Spec, process: Process, sync: socket.socket, skeleton: str,
         set_rlimits(process)
         path = find_executable(process.args[0], process.env, process.cwd)
         last_cap = ln.last_cap()
+        nodename = os.uname().nodename  # the UTS namespace's, reported to the sentry
         os.closerange(3, sync.fileno())
         os.closerange(sync.fileno() + 1, 1 << 16)
         # The filter goes on last but for what must follow it: handing its listener
@@ -147,7 +148,7 @@ def run(spec: Spec, process: Process, sync: socket.socket, skeleton: str,
     except Exception:  # noqa: BLE001 - reported, not raised: this is a forked child
         _fail(sync, "container init: " + traceback.format_exc().strip().splitlines()[-1])
 
-    send_message(sync, b"READY", listener)
+    send_message(sync, b"READY " + os.fsencode(nodename), listener)
     os.close(listener)
     if sync.recv(16) != b"START":
         os._exit(1)

@@ -198,6 +198,10 @@ def load(bundle: str | Path) -> Spec:
         raise RuntimeFailure(f"bundle {bundle}: config.json not found") from None
     except json.JSONDecodeError as e:
         raise RuntimeFailure(f"config.json: malformed JSON: {e.msg} at line {e.lineno}") from None
+    except UnicodeDecodeError as e:
+        raise RuntimeFailure(f"config.json: not valid UTF-8 (byte {e.start})") from None
+    except RecursionError:
+        raise RuntimeFailure("config.json: nested too deeply") from None
     except OSError as e:
         raise RuntimeFailure(f"config.json: {e.strerror}") from None
     if not isinstance(raw, dict):
@@ -207,7 +211,13 @@ def load(bundle: str | Path) -> Spec:
     root_path = Path(_get(root, "path", str, "root."))
     if not root_path.is_absolute():
         root_path = bundle / root_path
-    if not root_path.is_dir():
+    if "\0" in str(root_path):
+        raise RuntimeFailure("config.json: root.path must not contain a NUL byte")
+    try:
+        root_is_dir = root_path.is_dir()
+    except OSError as e:  # ENAMETOOLONG, EACCES, ...: is_dir() only hides ENOENT-like errors
+        raise RuntimeFailure(f"rootfs {root_path}: {e.strerror}") from None
+    if not root_is_dir:
         raise RuntimeFailure(f"rootfs {root_path} does not exist or is not a directory")
     process = _process(_get(raw, "process", dict, ""))
     linux = _get(raw, "linux", dict, "", {})

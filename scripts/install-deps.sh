@@ -3,6 +3,14 @@
 #   - Debian packages: runc (for `runc spec`), busybox-static (test rootfs),
 #     gcc + libc6-dev (static rsphelper and cffi builds), libseccomp2, strace,
 #     python3-venv, python3-dev (headers for cffi extensions).
+#   - for tests/integration (runsc-py under the real clients): containerd (ctr, the
+#     runc v2 shim, the CRI), containernetworking-plugins (loopback), podman + conmon,
+#     docker.io (dockerd), umoci + skopeo (offline test images), iproute2 + util-linux
+#     (the test's pod network plugin); and a deb-src entry for the machine's Debian
+#     suites so that the CRI api.proto can be taken from containerd's source package
+#     (`apt-get source --download-only containerd`, see tests/integration/_cri.py).
+#   - for tests/compat: debootstrap (builds the cached Debian bookworm rootfs the
+#     compatibility suite runs real programs and CPython's tests in).
 #   - The repo itself: `pip install -e '.[test]'` into the Python found as
 #     $PYTHON, else `python`, else `python3`. If that Python is an externally
 #     managed system Python (PEP 668) and no virtualenv is active, a venv is
@@ -11,7 +19,37 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
-PKGS=(runc busybox-static gcc libc6-dev libseccomp2 strace python3-venv python3-dev)
+PKGS=(runc busybox-static gcc libc6-dev libseccomp2 strace python3-venv python3-dev
+      containerd containernetworking-plugins podman conmon docker.io umoci skopeo
+      iproute2 util-linux
+      debootstrap)
+
+# deb-src for the CRI proto (containerd's source package vendors k8s.io/cri-api): the
+# machine's own deb entries (deb822 .sources files, or one-line sources.list), as deb-src.
+SRC_LIST=/etc/apt/sources.list.d/runsc-py-deb-src.sources
+need_update=0
+if ! grep -rqsE '^(Types:.*deb-src|deb-src )' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    SUDO=""
+    if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+    echo "install-deps: adding deb-src entries ($SRC_LIST)" >&2
+    {
+        for f in /etc/apt/sources.list.d/*.sources; do
+            [ -e "$f" ] || continue
+            [ "$f" = "$SRC_LIST" ] && continue
+            sed -n 's/^Types:.*\bdeb\b.*/Types: deb-src/p; /^\(URIs\|Suites\|Components\|Signed-By\):/p; /^$/p' "$f"
+            echo
+        done
+        if [ -f /etc/apt/sources.list ]; then
+            grep -E '^deb ' /etc/apt/sources.list | while read -r _deb rest; do
+                set -- $rest
+                case "$1" in \[*) shift ;; esac
+                uri=$1; suite=$2; shift 2
+                printf 'Types: deb-src\nURIs: %s\nSuites: %s\nComponents: %s\n\n' "$uri" "$suite" "$*"
+            done
+        fi
+    } | $SUDO tee "$SRC_LIST" >/dev/null
+    need_update=1
+fi
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -19,12 +57,14 @@ for p in "${PKGS[@]}"; do
         missing+=("$p")
     fi
 done
-if [ "${#missing[@]}" -gt 0 ]; then
+if [ "${#missing[@]}" -gt 0 ] || [ "$need_update" = 1 ]; then
     SUDO=""
     if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
     echo "install-deps: installing ${missing[*]}" >&2
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q
-    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+    if [ "${#missing[@]}" -gt 0 ]; then
+        $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+    fi
 else
     echo "install-deps: Debian packages already installed" >&2
 fi

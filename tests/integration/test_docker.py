@@ -1,0 +1,148 @@
+"""runsc-py under a private dockerd (its own data-root, exec-root and socket in a temp
+dir; it starts its own containerd) registered with --add-runtime: `docker run --runtime
+runsc-py`, exit codes, output, `docker exec`."""
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+import uuid
+
+import pytest
+
+from _itutil import (Recorder, cleanup_dir, kill_pid, need, pids_with_cmdline_containing,
+                     stop_process, wait_for)
+
+IMAGE = "runsc-py-test/busybox:latest"
+
+
+class Docker:
+    def __init__(self, d, recorder: Recorder):
+        self.dir = d
+        self.recorder = recorder
+        self.sock = d / "docker.sock"
+        self.log = d / "dockerd.log"
+        # dockerd's default exec-root is /var/run/docker; runsc-py's --root is then
+        # <exec-root>/runtime-runc/moby and container ids are 64 hex digits.
+        self.exec_root = d / "exec"
+        self.proc: subprocess.Popen | None = None
+        self.ids: list[str] = []
+
+    def start(self) -> "Docker":
+        (self.dir / "daemon.json").write_text("{}\n")
+        cmd = ["dockerd", "--data-root", f"{self.dir}/data", "--exec-root", str(self.exec_root),
+               "-H", f"unix://{self.sock}", "--pidfile", f"{self.dir}/docker.pid",
+               "--config-file", f"{self.dir}/daemon.json",
+               "--iptables=false", "--ip6tables=false", "--bridge=none",
+               "--add-runtime", f"runsc-py={self.recorder.path}"]
+        with open(self.log, "wb") as logf:
+            self.proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, start_new_session=True)
+        wait_for(lambda: self("version", check=False, timeout=10).returncode == 0, 60,
+                 "dockerd to serve", interval=0.3, proc=self.proc, log=self.log)
+        return self
+
+    def __call__(self, *args, check=True, timeout=90) -> subprocess.CompletedProcess:
+        p = subprocess.run(["docker", "-H", f"unix://{self.sock}", *map(str, args)],
+                           capture_output=True, text=True, timeout=timeout,
+                           stdin=subprocess.DEVNULL)
+        if check and p.returncode != 0:
+            raise AssertionError(self.explain(
+                f"docker {' '.join(map(str, args))} exited {p.returncode}\n"
+                f"stdout:\n{p.stdout}\nstderr:\n{p.stderr}"))
+        return p
+
+    def explain(self, msg: str) -> str:
+        try:
+            errors = [ln for ln in self.log.read_text(errors="replace").splitlines()
+                      if "level=error" in ln][-15:]
+        except OSError:
+            errors = []
+        return (f"{msg}\n--- runsc-py calls ---\n{self.recorder.text()[-6000:]}\n"
+                "--- dockerd errors ---\n" + "\n".join(errors))
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            p = self("ps", "-a", "-q", "--no-trunc", check=False, timeout=30)
+            self.ids += p.stdout.split()
+            if self.ids:
+                self("rm", "-f", *self.ids, check=False, timeout=60)
+            stop_process(self.proc, timeout=30)
+        for cid in self.ids:
+            for pid in pids_with_cmdline_containing(cid):
+                kill_pid(pid)
+        cleanup_dir(self.dir)
+
+
+@pytest.fixture
+def docker(workdir, recorder, oci_image):
+    need("dockerd", "docker", "containerd", "containerd-shim-runc-v2")
+    dk = Docker(workdir, recorder)
+    try:
+        dk.start()
+        dk("load", "-i", oci_image.docker_tar)
+        yield dk
+    finally:
+        dk.stop()
+
+
+def test_docker_run_output_and_exit_code(docker):
+    p = docker("run", "--rm", "--runtime", "runsc-py", "--network", "none", IMAGE,
+               "sh", "-c", "echo hi; exit 5", check=False)
+    assert p.stdout.splitlines() == ["hi"], docker.explain(f"stdout={p.stdout!r} "
+                                                          f"stderr={p.stderr!r}")
+    assert p.returncode == 5, docker.explain(f"exit {p.returncode} stderr={p.stderr!r}")
+    cmds = docker.recorder.commands()
+    assert cmds[:2] == ["create", "start"], docker.explain(f"calls {cmds}")
+
+
+def test_docker_exec_and_kill(docker):
+    p = docker("run", "-d", "--runtime", "runsc-py", "--network", "none", IMAGE,
+               "sleep", "1000")
+    cid = p.stdout.strip().splitlines()[-1]
+    docker.ids.append(cid)
+
+    p = docker("exec", cid, "sh", "-c", "echo from-exec; exit 6", check=False)
+    assert "from-exec" in p.stdout, docker.explain(f"stdout={p.stdout!r} stderr={p.stderr!r}")
+    assert p.returncode == 6, docker.explain(f"exit {p.returncode} stderr={p.stderr!r}")
+
+    p = docker("exec", "-t", cid, "sh", "-c", "tty; exit 2", check=False)
+    assert "/dev/pts/" in p.stdout, docker.explain(f"stdout={p.stdout!r} stderr={p.stderr!r}")
+    assert p.returncode == 2, docker.explain(f"exit {p.returncode} stderr={p.stderr!r}")
+
+    p = docker("top", cid)
+    assert "sleep 1000" in p.stdout, docker.explain(f"top: {p.stdout!r}")
+
+    docker("kill", cid)
+    p = docker("wait", cid, timeout=60)
+    assert p.stdout.strip() == "137", docker.explain(f"wait: {p.stdout!r}")
+    assert "exec" in docker.recorder.commands()
+
+
+def test_state_dir_paths_as_long_as_dockers(rt, bundle, runtime_root):
+    """dockerd's default --root for the runtime is /var/run/docker/runtime-runc/moby
+    (33 bytes) and its ids are 64 hex digits; containerd's CRI uses
+    /run/containerd/runc/k8s.io. runc keeps no unix socket there (exec.fifo is a FIFO);
+    a runtime that binds `<root>/<id>/<name>.sock` passes the 107-byte sun_path limit
+    (33 + 1 + 64 + 1 + len(name)). Same lengths here, without docker."""
+    root = runtime_root / ("r" * max(1, 33 - len(str(runtime_root)) - 1))
+    if len(str(root)) > 33:  # the temp root is already longer: use it as it is
+        root = runtime_root
+    root.mkdir(exist_ok=True)
+    cid = uuid.uuid4().hex + uuid.uuid4().hex
+    b = bundle(["true"])
+    base = [*rt.base[:-2], "--root", str(root)]
+    # stdio to a file: the created init holds its stdio until it runs (as runc's does)
+    with tempfile.TemporaryFile("w+") as out:
+        p = subprocess.run([*base, "create", "--bundle", str(b), cid], stdout=out,
+                           stderr=out, text=True, timeout=60)
+        out.seek(0)
+        errors = out.read().strip()
+    try:
+        assert p.returncode == 0, (f"runsc-py --root {root} ({len(str(root))} bytes) "
+                                   f"create <64-hex id> exited {p.returncode}: {errors}")
+    finally:
+        subprocess.run([*base, "delete", "--force", cid], capture_output=True, timeout=60)
+        for pid in pids_with_cmdline_containing(cid):
+            kill_pid(pid)
+    assert os.path.exists(root)

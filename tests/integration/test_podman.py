@@ -1,0 +1,95 @@
+"""runsc-py under podman (conmon) with a private storage root: `podman run --runtime`,
+exit codes, output, `podman exec` (with and without a tty)."""
+from __future__ import annotations
+
+import resource
+import subprocess
+
+import pytest
+
+from _itutil import Recorder, need, pids_with_cmdline_containing, kill_pid
+
+IMAGE = "docker.io/runsc-py-test/busybox:latest"
+
+
+class Podman:
+    def __init__(self, d, recorder: Recorder):
+        self.dir = d
+        self.recorder = recorder
+        self.base = ["podman", "--root", f"{d}/root", "--runroot", f"{d}/run",
+                     "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs",
+                     "--events-backend", "file", "--tmpdir", f"{d}/tmp",
+                     "--network-config-dir", f"{d}/net"]
+        (d / "net").mkdir()
+        self.ids: list[str] = []
+
+    def __call__(self, *args, check=True, timeout=90) -> subprocess.CompletedProcess:
+        p = subprocess.run([*self.base, *map(str, args)], capture_output=True, text=True,
+                           timeout=timeout, stdin=subprocess.DEVNULL)
+        if check and p.returncode != 0:
+            raise AssertionError(self.explain(
+                f"podman {' '.join(map(str, args))} exited {p.returncode}\n"
+                f"stdout:\n{p.stdout}\nstderr:\n{p.stderr}"))
+        return p
+
+    def explain(self, msg: str) -> str:
+        return f"{msg}\n--- runsc-py calls ---\n{self.recorder.text()[-6000:]}"
+
+    def run_args(self) -> list[str]:
+        # Without CAP_SYS_RESOURCE (as root here) podman's default RLIMIT_NOFILE and
+        # RLIMIT_NPROC (1048576) cannot be set: runc fails the same way ("error setting
+        # rlimit type 7: operation not permitted"). Ask for limits we may set.
+        nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        nproc = min(4096, resource.getrlimit(resource.RLIMIT_NPROC)[1])
+        return ["--pull", "never", "--runtime", str(self.recorder.path), "--network", "none",
+                "--ulimit", f"nofile={nofile}:{nofile}", "--ulimit", f"nproc={nproc}:{nproc}"]
+
+    def cleanup(self) -> None:
+        p = self("ps", "-a", "-q", "--no-trunc", check=False, timeout=30)
+        ids = set(p.stdout.split()) | set(self.ids)
+        self("rm", "-f", "-a", "-t", "0", check=False, timeout=60)
+        for cid in ids:  # runsc-py's sandbox processes name the container id
+            for pid in pids_with_cmdline_containing(cid):
+                kill_pid(pid)
+
+
+@pytest.fixture
+def podman(workdir, recorder, oci_image):
+    need("podman", "conmon")
+    pm = Podman(workdir, recorder)
+    try:
+        pm("load", "-i", oci_image.docker_tar)
+        yield pm
+    finally:
+        pm.cleanup()
+
+
+def test_podman_run_output_and_exit_code(podman):
+    p = podman("run", "--rm", *podman.run_args(), IMAGE,
+               "sh", "-c", "echo hi; exit 4", check=False)
+    assert p.stdout.splitlines() == ["hi"], podman.explain(f"stdout={p.stdout!r} "
+                                                          f"stderr={p.stderr!r}")
+    assert p.returncode == 4, podman.explain(f"exit {p.returncode} stderr={p.stderr!r}")
+    cmds = podman.recorder.commands()
+    assert cmds[:2] == ["create", "start"], podman.explain(f"calls {cmds}")
+
+
+def test_podman_exec(podman):
+    p = podman("run", "-d", *podman.run_args(), IMAGE, "sleep", "1000")
+    cid = p.stdout.strip().splitlines()[-1]
+    podman.ids.append(cid)
+
+    p = podman("exec", cid, "sh", "-c", "echo from-exec; exit 6", check=False)
+    assert "from-exec" in p.stdout, podman.explain(f"stdout={p.stdout!r} stderr={p.stderr!r}")
+    assert p.returncode == 6, podman.explain(f"exit {p.returncode} stderr={p.stderr!r}")
+
+    p = podman("exec", "-t", cid, "sh", "-c", "tty; exit 2", check=False)
+    assert "/dev/pts/" in p.stdout, podman.explain(f"stdout={p.stdout!r} stderr={p.stderr!r}")
+    assert p.returncode == 2, podman.explain(f"exit {p.returncode} stderr={p.stderr!r}")
+
+    p = podman("inspect", "--format", "{{.State.Status}}", cid)
+    assert p.stdout.strip() == "running"
+    podman("kill", cid)
+    p = podman("wait", cid, timeout=60)
+    assert p.stdout.strip() == "137", podman.explain(f"wait: {p.stdout!r}")
+    assert "exec" in podman.recorder.commands()
