@@ -5,7 +5,11 @@ import errno
 import os
 import socket
 
-from gofer.protocol import REDIRECT, REPLY, Op, Request, recv_message, send_message
+from gofer.protocol import FIFO, REDIRECT, REPLY, Op, Request, recv_message, send_message
+
+
+class GoferFifo(Exception):
+    """The path is a FIFO opened for blocking: the kernel is to open it in the task."""
 
 
 class GoferError(OSError):
@@ -42,6 +46,8 @@ class GoferClient:
         err, value = REPLY.unpack_from(data)
         if err:
             raise GoferError(err, errno.errorcode.get(err, str(err)))
+        if value == FIFO:
+            raise GoferFifo()
         if value == REDIRECT:
             for fd in fds:
                 os.close(fd)

@@ -26,6 +26,7 @@ ALL_CAPS = (1 << 64) - 1
 # that is not in the container tree; the payload is that absolute sandbox path (utf-8),
 # where the sentry restarts resolution over its mount table.
 REDIRECT = -1
+FIFO = -2  # an OPEN of a FIFO that must wait for its peer: the kernel opens it
 
 
 class Op(enum.IntEnum):
@@ -72,6 +73,14 @@ class Request:
         )
 
 
+# How many paths each op takes; a request with another count is malformed (the
+# handlers index their paths: a short request must never reach them).
+PATH_COUNTS: dict[Op, tuple[int, ...]] = {
+    Op.ROOT: (0,), Op.SHUTDOWN: (0,), Op.OPEN: (1, 2), Op.RENAME: (2,), Op.SYMLINK: (2,),
+    Op.LINK: (2,),
+}
+
+
 class ProtocolError(ValueError):
     """A malformed message: the gofer answers it with EINVAL and carries on."""
 
@@ -97,6 +106,12 @@ def decode_request(data: bytes) -> Request:
     resolved = paths[1:] if op == Op.SYMLINK else paths[:1] if op == Op.OPEN else paths
     if len(paths) != npaths or any(not p.startswith("/") for p in resolved):
         raise ProtocolError("bad paths")
+    if npaths not in PATH_COUNTS.get(op, (1,)):
+        raise ProtocolError(f"{op.name} takes {PATH_COUNTS.get(op, (1,))} paths")
+    if op == Op.ACCESS and not 0 <= a0 <= 7:
+        # access(2)'s mode is R_OK|W_OK|X_OK (or F_OK); Linux says EINVAL to anything
+        # else, and a huge value would overflow os.access() in the gofer
+        raise ProtocolError("bad access mode")
     return Request(op, paths, fsuid, fsgid, umask, groups, (a0, a1, a2, a3), caps)
 
 
@@ -135,14 +150,22 @@ def pack_statfs(st: os.statvfs_result, fs_type: int) -> bytes:
     )
 
 
+# What recv_message returns in place of a message longer than MAX_MESSAGE: not empty
+# (that means the peer is gone) and shorter than any header, so that decode_request
+# rejects it (EINVAL) instead of serving the first MAX_MESSAGE bytes as a request.
+TRUNCATED = b"\0"
+
+
 def recv_message(sock: socket.socket) -> tuple[bytes, list[int]]:
     fds = array.array("i")
-    data, ancdata, _flags, _addr = sock.recvmsg(
+    data, ancdata, flags, _addr = sock.recvmsg(
         MAX_MESSAGE, socket.CMSG_SPACE(4 * fds.itemsize), socket.MSG_CMSG_CLOEXEC
     )
     for level, kind, cdata in ancdata:
         if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
             fds.frombytes(cdata[: len(cdata) - len(cdata) % fds.itemsize])
+    if flags & socket.MSG_TRUNC:
+        return TRUNCATED, list(fds)
     return data, list(fds)
 
 

@@ -17,9 +17,11 @@ import stat
 from typing import Callable
 
 from gofer import creds_native, fs_native
+from gofer.confine import confine_gofer
 from gofer.openat2_native import RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, openat2
 from gofer.protocol import (
     ALL_CAPS,
+    FIFO,
     MAX_MESSAGE,
     REDIRECT,
     REPLY,
@@ -31,6 +33,7 @@ from gofer.protocol import (
     recv_message,
     send_message,
 )
+from sentry.platform.confine_native import forbidden_syscall
 
 IN_ROOT = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS
 # open(2) flags openat2 accepts; open(2) ignores unknown bits, openat2 refuses them.
@@ -44,6 +47,10 @@ _OPEN_FLAGS = (
 
 class Reply(Exception):
     """Raised by an op to answer early (errno is in OSError instead)."""
+
+
+class FifoOpen(Exception):
+    """Answered with the FIFO marker: the kernel, in the task, is to open it."""
 
 
 class Gofer:
@@ -85,12 +92,30 @@ class Gofer:
                                dirfd: int | None = None, resolve: int = IN_ROOT) -> int:
         # A FIFO opened without O_NONBLOCK waits for its peer, and the gofer must never
         # wait on the workload: open it non-blocking, then restore the caller's mode.
+        # A blocking open of a FIFO is not the gofer's to wait in: FifoOpen tells the
+        # sentry to let the host kernel open it in the task.
+        # The probe is an O_PATH open: opening a FIFO for real, even non-blocking, is a
+        # peer that would wake (and then fail) the task's other end.
         start = self.root if dirfd is None else dirfd
         if flags & os.O_NONBLOCK or flags & os.O_PATH:
             return openat2(start, path, flags | os.O_CLOEXEC, mode, resolve)
+        if self._is_fifo(start, path, flags, resolve):
+            raise FifoOpen()
+        # still non-blocking: the path may have become a FIFO since the probe
         fd = openat2(start, path, flags | os.O_NONBLOCK | os.O_CLOEXEC, mode, resolve)
         os.set_blocking(fd, True)
         return fd
+
+    def _is_fifo(self, start: int, path: str, flags: int, resolve: int) -> bool:
+        try:
+            fd = openat2(start, path, os.O_PATH | os.O_CLOEXEC | (flags & os.O_NOFOLLOW),
+                         0, resolve)
+        except OSError:
+            return False  # the real open reports (or creates) it
+        try:
+            return stat.S_ISFIFO(os.fstat(fd).st_mode)
+        finally:
+            os.close(fd)
 
     def op_stat(self, r: Request) -> tuple[int, bytes, int]:
         nofollow = 0 if r.a[0] else os.O_NOFOLLOW
@@ -380,6 +405,10 @@ class Gofer:
     # -- serving ---------------------------------------------------------------------
     def serve(self) -> None:
         self.root = self._receive_root()
+        confine_gofer(self.root)
+        # TEST HOOK (tests/security/test_self_confinement.py): a forbidden syscall
+        # after the first request must kill the gofer, and so stop the sandbox.
+        test_forbidden = os.environ.get("RUNSC_PY_TEST_FORBIDDEN") == "gofer"
         handlers: dict[Op, Callable[[Request], tuple[int, bytes, int]]] = {
             op: getattr(self, f"op_{op.name.lower()}") for op in Op
             if hasattr(self, f"op_{op.name.lower()}")
@@ -412,6 +441,8 @@ class Gofer:
                     if target is None:
                         raise
                     value, payload, fd = REDIRECT, os.fsencode(target), -1
+            except FifoOpen:
+                value = FIFO
             except ProtocolError:
                 err = errno.EINVAL
             except OSError as e:
@@ -421,6 +452,8 @@ class Gofer:
             send_message(self.sock, REPLY.pack(err, value) + payload, fd)
             if fd >= 0:
                 os.close(fd)
+            if test_forbidden:
+                forbidden_syscall()  # TEST HOOK: killed here by the allowlist
 
     def _receive_root(self) -> int:
         data, fds = recv_message(self.sock)
@@ -440,4 +473,5 @@ def _lexical(path: str) -> str:
 
 def serve(sock: socket.socket) -> None:
     """The gofer process's main loop; returns when the sentry hangs up."""
+    os.umask(0)  # creation modes arrive with the caller's umask already applied
     Gofer(sock).serve()

@@ -21,9 +21,11 @@ from typing import Callable, NoReturn
 
 from runsc_py import control, namespaces, terminal
 from runsc_py import linux_native as ln
+from runsc_py.spawner import Spawner
 from runsc_py.spec import Spec
 from runsc_py.state import exit_code
 from sentry.config import MountSpec, SandboxConfig
+from sentry.confine import confine_sentry
 
 log = logging.getLogger("runsc-py.sentry")
 
@@ -122,6 +124,7 @@ class Sandbox:
         self.exec_conns: dict[int, socket.socket] = {}  # exec'd pid → its caller
         self.on_exit: Callable[[], object] = lambda: None
         self.cgroup = None  # the sandbox's SandboxCgroup, once it has one
+        self._reply_fd: int | None = None  # an fd to send with the current reply
 
     def create(self) -> None:
         """Everything up to the init waiting for `start`. Raises RuntimeFailure."""
@@ -135,8 +138,9 @@ class Sandbox:
         self.spec = namespaces.resolve(self.spec)
         skeleton, devpts = _make_sentry_fs(self.state_dir)
         self.gofer_pid, gofer_sock = _start_gofer(self.cid)
+        self.spawner = Spawner.start(self.spec, skeleton, self.cid)
         self._enter_pid_namespace()
-        program = self.program = filter_program()
+        program = filter_program()
         master = slave = None
         if self.spec.process.terminal:
             master, slave = terminal.open_pty(devpts)
@@ -196,6 +200,10 @@ class Sandbox:
                     os.close(master)
             else:
                 self.tty_master = master
+        # from here on the sentry only serves: no exec, no mounts, no host files
+        self.spawner.bind(self.init_pid)
+        confine_sentry(str(self.state_dir), str(Path(skeleton).parent),
+                       tuple(d.path for d in self.cgroup.dirs) if self.cgroup else ())
 
     def _enter_pid_namespace(self) -> None:
         for ns in self.spec.namespaces:
@@ -326,19 +334,22 @@ class Sandbox:
             for fd in fds:
                 os.close(fd)
         try:
-            conn.sendall(json.dumps(reply).encode() + b"\n")
+            control.send(conn, reply, self._reply_fd)
         except OSError:
             keep = False
+        finally:
+            if self._reply_fd is not None:
+                os.close(self._reply_fd)
+                self._reply_fd = None
         if keep:
             self.exec_conns[reply["pid"]] = conn.dup()
             self._reap()  # it may be gone already
 
     def _exec(self, req: dict, stdio: list[int]) -> dict:
-        """A new process in the running sandbox: forked by the sentry (so inside the
-        sandbox's pid namespace), it joins the init's other namespaces, brings its own
-        filter and listener, and runs at once."""
+        """A new process in the running sandbox: made by the spawner inside the
+        sandbox's pid namespace as the sentry's child, it joins the init's other
+        namespaces, brings its own filter and listener, and runs at once."""
         from gofer.protocol import recv_message
-        from runsc_py import init as container_init
         from runsc_py.spec import load_process
 
         process = load_process(req["process"])
@@ -346,25 +357,24 @@ class Sandbox:
             return {"error": "cannot exec in a stopped or not yet started container"}
         master = slave = None
         if process.terminal:
-            console = req.get("console_socket")
-            if not console:
-                return {"error": "cannot allocate tty without a console socket"}
             master, slave = terminal.open_pty(self.kernel.devpts)
             os.fchown(slave, process.uid, process.gid)
         elif len(stdio) != 3:
             return {"error": "exec needs the caller's stdin, stdout and stderr"}
         sentry_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        me = os.getpid()
-        pid = os.fork()
-        if pid == 0:
+        # The confined sentry cannot fork a privileged child: its spawner (forked
+        # before confinement) makes the process, which becomes the sentry's child.
+        try:
+            pid = self.spawner.spawn(req["process"], child_end,
+                                     stdio if slave is None else [slave])
+        except OSError as e:
             sentry_end.close()
-            if slave is None:
-                for target, fd in enumerate(stdio):
-                    os.dup2(fd, target)
-            container_init.run(self.spec, process, child_end, self.kernel.skeleton, me,
-                               self.program, new_container=False, tty_slave=slave,
-                               join_pid=self.init_pid)
-        child_end.close()
+            for fd in (master, slave):
+                if fd is not None:
+                    os.close(fd)
+            return {"error": f"exec: {e.strerror or e}"}
+        finally:
+            child_end.close()
         self._into_workload_cgroup(pid)
         if slave is not None:
             os.close(slave)
@@ -380,10 +390,9 @@ class Sandbox:
             self.platform.add_listener(fds[0])
             sentry_end.send(b"START")
         if master is not None:
-            try:
-                terminal.send_master(req["console_socket"], master)
-            finally:
-                os.close(master)
+            # the caller sends it on to its console socket: the confined sentry can
+            # neither make sockets nor name host paths
+            self._reply_fd = master
         return {"ok": True, "pid": pid}
 
     def _report_exec_exit(self, pid: int, code: int) -> None:

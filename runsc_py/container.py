@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from runsc_py import OCI_VERSION, cgroups, control
+from runsc_py import OCI_VERSION, cgroups, control, terminal
 from runsc_py import spec as oci
 from runsc_py.errors import RuntimeFailure
 from runsc_py.state import ContainerStatus, State, StateStore, exit_code, process_start_time
@@ -213,9 +213,24 @@ def exec_process(store: StateStore, cid: str, process: dict, pid_file: str | Non
     if not status.can_exec():
         raise RuntimeFailure(f"cannot exec in a {status.value} container")
     parsed = oci.load_process(process)
-    request = {"op": "exec", "process": process, "console_socket": console_socket}
+    if parsed.terminal and not console_socket:
+        raise RuntimeFailure("cannot allocate tty if runsc-py will detach without setting "
+                             "console socket" if detach else
+                             "exec --tty needs --console-socket")
+    request = {"op": "exec", "process": process}
     stdio = [] if parsed.terminal else [0, 1, 2]
     state_dir = store.dir(cid)
+
+    def start() -> tuple[socket.socket, int]:
+        conn, pid, master = control.open_exec(state_dir, request, stdio)
+        if master is not None:
+            try:
+                terminal.send_master(console_socket, master)  # type: ignore[arg-type]
+            except OSError as e:
+                raise RuntimeFailure(f"console socket {console_socket}: {e.strerror}") from None
+            finally:
+                os.close(master)
+        return conn, pid
 
     def serve(conn: socket.socket, pid: int) -> int:
         forward_signals(lambda sig: control.call(state_dir, {"op": "kill", "signal": sig,
@@ -223,7 +238,7 @@ def exec_process(store: StateStore, cid: str, process: dict, pid_file: str | Non
         return control.wait_exec(conn)
 
     if not detach:
-        conn, pid = control.open_exec(state_dir, request, stdio)
+        conn, pid = start()
         if pid_file:
             _write_atomic(pid_file, str(os.getpid()))
         return serve(conn, pid)
@@ -235,7 +250,7 @@ def exec_process(store: StateStore, cid: str, process: dict, pid_file: str | Non
         try:
             os.close(ready_r)
             try:
-                conn, pid = control.open_exec(state_dir, request, stdio)
+                conn, pid = start()
             except RuntimeFailure as e:
                 os.write(ready_w, f"ERROR {e}".encode())
                 os._exit(1)

@@ -89,22 +89,32 @@ def receive(conn: socket.socket) -> tuple[bytes, list[int]]:
     return data, list(fds)
 
 
-def open_exec(state_dir: Path, request: dict[str, Any], stdio: list[int]) -> tuple[socket.socket, int]:
+def send(conn: socket.socket, reply: dict[str, Any], fd: int | None = None) -> None:
+    """One reply line, with an fd (SCM_RIGHTS) if given."""
+    anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]))] if fd is not None else []
+    conn.sendmsg([json.dumps(reply).encode() + b"\n"], anc)
+
+
+def open_exec(state_dir: Path, request: dict[str, Any],
+              stdio: list[int]) -> tuple[socket.socket, int, int | None]:
     """Starts an exec'd process; returns the connection its exit status will come on,
-    and its host pid."""
+    its host pid, and the master of its pty if it has a terminal."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         _connect(s, state_dir)
         anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", stdio))] if stdio else []
         s.sendmsg([json.dumps(request).encode() + b"\n"], anc)
-        reply = json.loads(_read_line(s) or b'{"error": "container not running"}')
+        line, fds = receive(s)
+        reply = json.loads(line or b'{"error": "container not running"}')
     except (FileNotFoundError, ConnectionRefusedError, ConnectionResetError, BrokenPipeError):
         s.close()
         raise RuntimeFailure("container not running") from None
     if "error" in reply:
         s.close()
+        for fd in fds:
+            os.close(fd)
         raise RuntimeFailure(reply["error"])
-    return s, int(reply["pid"])
+    return s, int(reply["pid"]), fds[0] if fds else None
 
 
 def wait_exec(conn: socket.socket) -> int:

@@ -8,10 +8,12 @@ Errors before the filter go back to the sentry as one line, and end the process.
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import resource
 import signal
 import socket
+import struct
 import traceback
 from typing import NoReturn
 
@@ -22,6 +24,7 @@ from runsc_py.errors import RuntimeFailure
 from runsc_py.spec import Process, Spec
 from sentry.platform.seccomp_native import install_filter  # before pivot_root hides it
 
+SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
 NS_FLAGS = {
     "mount": ln.CLONE_NEWNS, "uts": ln.CLONE_NEWUTS, "ipc": ln.CLONE_NEWIPC,
     "network": ln.CLONE_NEWNET, "cgroup": ln.CLONE_NEWCGROUP,
@@ -59,6 +62,16 @@ def join_namespaces(spec: Spec) -> None:
             new |= NS_FLAGS[ns.type]
     # the container tree needs a mount namespace of its own, whatever the spec says
     ln.unshare(new | ln.CLONE_NEWNS)
+    if new & ln.CLONE_NEWNET:
+        loopback_up()
+
+
+def loopback_up() -> None:
+    """A new network namespace starts with `lo` down; runc brings it up, so do we."""
+    ifreq = struct.pack("16sH14x", b"lo", 0)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        flags = struct.unpack_from("16sH", fcntl.ioctl(s, SIOCGIFFLAGS, ifreq))[1]
+        fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
 
 
 def join_container(init_pid: int) -> None:

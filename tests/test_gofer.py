@@ -18,7 +18,7 @@ ROOT = str(Path(__file__).resolve().parent.parent)
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from gofer.client import GoferClient, GoferError, GoferRedirect  # noqa: E402
+from gofer.client import GoferFifo, GoferClient, GoferError, GoferRedirect  # noqa: E402
 from gofer.protocol import (  # noqa: E402
     HEADER,
     REPLY,
@@ -301,8 +301,11 @@ def test_mknod(gofer, tree):
     gofer.call(Op.MKNOD, "/fifo", a=(stat.S_IFIFO | 0o666, 0), umask=0o022)
     st = os.stat(tree / "fifo")
     assert stat.S_ISFIFO(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o644
-    # opening a FIFO does not block the gofer
-    _, _, fd = gofer.call(Op.OPEN, "/fifo", a=(os.O_RDONLY,))
+    # opening a FIFO never blocks the gofer: a blocking open is the kernel's to do in
+    # the task (the FIFO marker); a non-blocking one the gofer does itself
+    with pytest.raises(GoferFifo):
+        gofer.call(Op.OPEN, "/fifo", a=(os.O_RDONLY,))
+    _, _, fd = gofer.call(Op.OPEN, "/fifo", a=(os.O_RDONLY | os.O_NONBLOCK,))
     os.close(fd)
     gofer.call(Op.MKNOD, "/reg", a=(stat.S_IFREG | 0o600, 0))
     assert stat.S_ISREG(os.stat(tree / "reg").st_mode)

@@ -22,6 +22,14 @@ class Redirect(Exception):
         self.base = base
 
 
+class KernelOpens(Exception):
+    """The host kernel is to open this path in the task (CONTINUE): a FIFO opened for
+    blocking, whose open waits for its peer, which neither the sentry nor the gofer may
+    do. The kernel resolves the path in the workload's mount namespace, which holds only
+    the container tree, with the task's own credentials: a path swapped after the
+    check can only open another file of the container, as the caller could itself."""
+
+
 class FileSystem:
     """Defaults: a read-only filesystem without symlinks."""
 

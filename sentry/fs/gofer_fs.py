@@ -4,10 +4,10 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from gofer.client import GoferClient, GoferRedirect
+from gofer.client import GoferClient, GoferFifo, GoferRedirect
 from gofer.protocol import Op, Request
 from sentry.errors import SyscallError
-from sentry.fs.base import FileSystem, Redirect
+from sentry.fs.base import FileSystem, KernelOpens, Redirect
 
 if TYPE_CHECKING:
     from sentry.task import Task
@@ -27,6 +27,8 @@ class GoferFS(FileSystem):
                       c.cap_effective)
         try:
             return self.client.call(req)
+        except GoferFifo:
+            raise KernelOpens() from None
         except GoferRedirect as r:
             # a symlink leads out of the tree: MountTable.follow restarts there
             raise Redirect(r.path, base="/") from None

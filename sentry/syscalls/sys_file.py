@@ -12,7 +12,8 @@ import stat
 import struct
 
 from sentry.errors import SyscallError
-from sentry.syscalls.result import InstallFd
+from sentry.fs.base import KernelOpens
+from sentry.syscalls.result import CONTINUE, InstallFd, Result
 from sentry.task import AT_FDCWD, Task
 from sentry.vfs import Path
 
@@ -35,23 +36,38 @@ def _run(t: Task, p: Path, op):  # type: ignore[no-untyped-def]
 
 
 # -- open ------------------------------------------------------------------------------
-def do_open(t: Task, dirfd: int, addr: int, flags: int, mode: int) -> InstallFd:
+def do_open(t: Task, dirfd: int, addr: int, flags: int, mode: int) -> Result:
     p = _path(t, dirfd, addr)
-    fd = _run(t, p, lambda q: q.fs.open(t, q, flags, mode))
+    flags = _without_o_path(flags)
+    try:
+        fd = _run(t, p, lambda q: q.fs.open(t, q, flags, mode))
+    except KernelOpens:  # a FIFO opened for blocking (see KernelOpens)
+        return CONTINUE
     return InstallFd(fd, cloexec=bool(flags & os.O_CLOEXEC))
 
 
-def open(t: Task) -> InstallFd:  # noqa: A001 - named after the syscall
+def _without_o_path(flags: int) -> int:
+    """O_PATH asked for: an O_RDONLY|O_NONBLOCK open instead, since ADDFD cannot install
+    an O_PATH file (fget() refuses them). Enough for what O_PATH fds are for (*at dirfds,
+    fchdir, fstat); a file the caller may not read, or a symlink itself with O_NOFOLLOW,
+    fails where O_PATH would not."""
+    if not flags & os.O_PATH:
+        return flags
+    kept = flags & (os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    return kept | os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY
+
+
+def open(t: Task) -> Result:  # noqa: A001 - named after the syscall
     """open implements Linux syscall open(2)."""
     return do_open(t, AT_FDCWD, t.args[0], t.arg_int(1), t.args[2])
 
 
-def openat(t: Task) -> InstallFd:
+def openat(t: Task) -> Result:
     """openat implements Linux syscall openat(2)."""
     return do_open(t, t.arg_int(0), t.args[1], t.arg_int(2), t.args[3])
 
 
-def creat(t: Task) -> InstallFd:
+def creat(t: Task) -> Result:
     """creat implements Linux syscall creat(2)."""
     return do_open(t, AT_FDCWD, t.args[0], os.O_CREAT | os.O_WRONLY | os.O_TRUNC, t.args[1])
 
@@ -61,7 +77,7 @@ RESOLVE_KNOWN = 0x1F | 0x20
 RESOLVE_SCOPED = 0x08 | 0x10 | 0x04 | 0x01  # BENEATH IN_ROOT NO_SYMLINKS NO_XDEV
 
 
-def openat2(t: Task) -> InstallFd:
+def openat2(t: Task) -> Result:
     """openat2 implements Linux syscall openat2(2). Scoping RESOLVE_* flags are
     honoured by the gofer for paths in the container tree; resolution is always
     confined to the sandbox's tree."""
@@ -82,7 +98,11 @@ def openat2(t: Task) -> InstallFd:
         rel = t.read_path(t.args[1])
         base = t.kernel.mounts.resolve(t, dirfd, "", empty_ok=True)
         if base.fs.name == "gofer" and rel:
-            fd = base.fs.open_from(t, base, rel, flags, mode, resolve)  # type: ignore[attr-defined]
+            flags = _without_o_path(flags)
+            try:
+                fd = base.fs.open_from(t, base, rel, flags, mode, resolve)  # type: ignore[attr-defined]
+            except KernelOpens:
+                return CONTINUE
             return InstallFd(fd, cloexec=bool(flags & os.O_CLOEXEC))
     return do_open(t, dirfd, t.args[1], flags, mode)
 
@@ -344,12 +364,16 @@ def _set_times(t: Task, dirfd: int, addr: int, atime_ns: int, mtime_ns: int,
     return 0
 
 
+INT64_MAX = (1 << 63) - 1
+
+
 def _ns(sec: int, nsec: int) -> int:
     if nsec in (UTIME_NOW, UTIME_OMIT):
         return -nsec  # the gofer's encoding of the two specials
     if not 0 <= nsec < 10**9:
         raise SyscallError(errno.EINVAL)
-    return sec * 10**9 + nsec
+    # filesystems clamp times to their range; the wire carries int64 nanoseconds
+    return max(-INT64_MAX + 10**9, min(INT64_MAX, sec * 10**9 + nsec))
 
 
 def utimensat(t: Task) -> int:

@@ -17,6 +17,7 @@ from sentry.platform.bpf import ArgIn, ArgMaskClear
 from sentry.syscalls import (
     sys_file,
     sys_identity,
+    sys_inotify,
     sys_refused,
     sys_stat,
     sys_sysinfo,
@@ -129,7 +130,6 @@ _ERRORS: dict[str, tuple[int, str]] = {
     "lookup_dcookie": (errno.EPERM, "host"),
     "fanotify_init": (errno.EPERM, "watches host mounts"),
     "fanotify_mark": (errno.EPERM, "watches host mounts"),
-    "inotify_add_watch": (errno.ENOSYS, "not yet emulated"),
     "memfd_secret": (errno.ENOSYS, "not supported"),
     "uselib": (errno.ENOSYS, "obsolete"),
     "setxattr": (errno.EOPNOTSUPP, "extended attributes are not supported by path"),
@@ -154,13 +154,15 @@ def _entries() -> list[Syscall]:
             handler: Handler = getattr(module, name)
             out.append(Syscall(name, P if note else F, handler, note=note))
 
-    full(sys_file, "open", "openat", "creat", "mkdir", "mkdirat", "rmdir", "unlink",
+    full(sys_file, "open", "openat", note="O_PATH gives an O_RDONLY|O_NONBLOCK fd (ADDFD "
+         "cannot install O_PATH files); blocking FIFO opens run in the host kernel")
+    full(sys_file, "creat", "mkdir", "mkdirat", "rmdir", "unlink",
          "unlinkat", "rename", "renameat", "renameat2", "link", "linkat", "symlink",
          "symlinkat", "readlink", "readlinkat", "access", "faccessat", "faccessat2",
          "chmod", "fchmodat", "fchmodat2", "chown", "lchown", "fchownat", "truncate",
          "utimensat", "utimes", "futimesat", "utime")
     full(sys_file, "openat2", note="scoping RESOLVE_* flags honoured in the container "
-         "tree; RESOLVE_CACHED is ignored")
+         "tree; RESOLVE_CACHED is ignored; O_PATH as for openat")
     full(sys_file, "mknod", "mknodat", note="regular files, FIFOs and sockets; "
          "device nodes are EPERM")
     full(sys_stat, "stat", "lstat", "newfstatat", "statfs")
@@ -169,6 +171,8 @@ def _entries() -> list[Syscall]:
     full(sys_utsname, "uname", "sethostname", "setdomainname")
     full(sys_identity, "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid",
          "setfsuid", "setfsgid", "setgroups", "capset", "umask")
+    full(sys_inotify, "inotify_add_watch", note="watches in the container tree; "
+         "synthetic files never change")
     full(sys_sysinfo, "sysinfo", note="the sandbox's uptime and tasks, the host's memory")
 
     def native_if(name: str, rule, handler: Handler, note: str) -> None:  # type: ignore[no-untyped-def]

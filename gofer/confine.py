@@ -1,0 +1,76 @@
+"""The gofer confines itself once it holds the container root (issue 3, item 5).
+
+1. It sees only its mounts: a mount namespace of its own whose root is an empty,
+   read-only tmpfs holding nothing but a procfs (its own pid directory only: subset=pid,
+   hidepid=invisible) for the `/proc/self/fd/N` idiom of the O_PATH-fd operations.
+   Every file it serves is reached through the root fd it was handed (openat2 with
+   RESOLVE_IN_ROOT), never by a host path.
+2. Capabilities: exactly what a file server acting with its callers' credentials needs
+   (the permitted set, which gofer.creds_native.switch_to raises back to per request).
+   The bounding set is cut to the same list.
+3. A seccomp allowlist (no_new_privs first): anything else kills the gofer, and a dead
+   gofer stops the sandbox (the sentry kills the init when it reaps the gofer).
+"""
+from __future__ import annotations
+
+import os
+
+from sentry.platform import confine_native as cn
+
+GOFER_CAPS = (
+    "CAP_CHOWN",           # chown for callers that hold it
+    "CAP_DAC_OVERRIDE",    # ... and the DAC bypasses of a root caller
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",          # chmod/utimes of others' files
+    "CAP_FSETID",          # keep set-id bits on chmod/chown
+    "CAP_SETUID",          # setfsuid per request
+    "CAP_SETGID",          # setfsgid/setgroups per request
+)
+
+# What the gofer's Python code makes the kernel do while serving: found with
+# `strace -f` over the whole test suite, plus what CPython and glibc may do at any time
+# (memory, signals, futexes, time). No open/openat by name (openat2 relative to the
+# root fd does all), no exec, no fork, no mount, no socket creation, no ptrace.
+GOFER_SYSCALLS = frozenset({
+    # CPython runtime and glibc
+    "brk", "mmap", "munmap", "mremap", "mprotect", "madvise", "futex", "getrandom",
+    "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sigaltstack", "clock_gettime",
+    "gettimeofday", "getpid", "gettid", "getuid", "geteuid", "getgid", "getegid",
+    "sched_yield", "exit", "exit_group", "restart_syscall", "set_robust_list", "rseq",
+    # the socket to the sentry
+    "recvmsg", "sendmsg", "recvfrom", "sendto", "read", "write", "poll", "ppoll",
+    # fds
+    "close", "fcntl", "dup", "fstat", "newfstatat", "statx", "lseek", "ioctl",
+    # the file operations, all relative to an fd
+    "openat2", "mkdirat", "mknodat", "unlinkat", "renameat2", "renameat", "symlinkat",
+    "linkat", "readlinkat", "fchmodat", "fchmodat2", "fchownat", "utimensat",
+    "ftruncate", "fstatfs", "statfs", "faccessat2", "faccessat", "getdents64",
+    "chmod",  # os.chmod("/proc/self/fd/N"): nothing else is nameable in its root
+    # per-request credentials
+    "setfsuid", "setfsgid", "setgroups", "capget", "capset",
+})
+
+
+def confine_gofer(root_fd: int) -> None:
+    """Called in the gofer right after it has received root_fd (which keeps working:
+    it names the container root however the gofer's own root changes)."""
+    _private_root()
+    cn.prctl(cn.PR_SET_DUMPABLE, 0)  # no /proc/PID/{mem,fd,root} of the gofer for others
+    cn.keep_only_caps(GOFER_CAPS)
+    cn.install_allowlist(GOFER_SYSCALLS)
+    del root_fd
+
+
+def _private_root() -> None:
+    cn.unshare(cn.CLONE_NEWNS)
+    cn.mount(None, "/", None, cn.MS_REC | cn.MS_PRIVATE)
+    # /proc exists in every root the gofer may start from (the host's, or the sentry's
+    # own confined root if the sentry pivoted first in the namespace they shared).
+    new_root = "/proc"
+    cn.mount("tmpfs", new_root, "tmpfs", cn.MS_NOSUID | cn.MS_NODEV | cn.MS_NOEXEC,
+             "mode=0555,size=16k,nr_inodes=16")
+    os.mkdir(f"{new_root}/proc", 0o555)
+    cn.mount("proc", f"{new_root}/proc", "proc", cn.MS_NOSUID | cn.MS_NODEV | cn.MS_NOEXEC,
+             "subset=pid,hidepid=invisible")
+    cn.pivot_into(new_root)
+    cn.remount_readonly("/", cn.MS_NOSUID | cn.MS_NODEV | cn.MS_NOEXEC)
