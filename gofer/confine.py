@@ -46,6 +46,9 @@ GOFER_SYSCALLS = frozenset({
     "linkat", "readlinkat", "fchmodat", "fchmodat2", "fchownat", "utimensat",
     "ftruncate", "fstatfs", "statfs", "faccessat2", "faccessat", "getdents64",
     "chmod",  # os.chmod("/proc/self/fd/N"): nothing else is nameable in its root
+    # extended attributes (through /proc/self/fd/N of an fd it holds)
+    "getxattr", "lgetxattr", "setxattr", "lsetxattr", "listxattr", "llistxattr",
+    "removexattr", "lremovexattr",
     # per-request credentials
     "setfsuid", "setfsgid", "setgroups", "capget", "capset",
 })

@@ -48,6 +48,10 @@ class Op(enum.IntEnum):
     STATFS = 15  # → struct statfs (x86_64, 120 bytes)
     MKNOD = 16  # a0=mode with type bits, a1=dev (regular files, fifos, sockets only)
     SHUTDOWN = 17
+    GETXATTR = 18  # paths path,name; a0=follow a1=size (0: the size only) → value
+    LISTXATTR = 19  # a0=follow a1=size (0: the size only) → names, NUL-terminated
+    SETXATTR = 20  # paths path,name; a0=follow a1=flags; the value is the request's data
+    REMOVEXATTR = 21  # paths path,name; a0=follow
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ class Request:
     groups: tuple[int, ...] = ()
     a: tuple[int, int, int, int] = (0, 0, 0, 0)
     caps: int = ALL_CAPS
+    data: bytes = b""  # SETXATTR's value (its length is a3), before the paths
 
     def encode(self) -> bytes:
         raw = b"\0".join(os.fsencode(p) for p in self.paths)
@@ -69,6 +74,7 @@ class Request:
                 len(self.groups), self.caps, *self.a,
             )
             + struct.pack(f"<{len(self.groups)}I", *self.groups)
+            + self.data
             + raw
         )
 
@@ -77,8 +83,11 @@ class Request:
 # handlers index their paths: a short request must never reach them).
 PATH_COUNTS: dict[Op, tuple[int, ...]] = {
     Op.ROOT: (0,), Op.SHUTDOWN: (0,), Op.OPEN: (1, 2), Op.RENAME: (2,), Op.SYMLINK: (2,),
-    Op.LINK: (2,),
+    Op.LINK: (2,), Op.GETXATTR: (2,), Op.SETXATTR: (2,), Op.REMOVEXATTR: (2,),
 }
+# ops whose second path is a name (or relative, for OPEN), not an absolute path
+_SECOND_IS_NAME = (Op.OPEN, Op.GETXATTR, Op.SETXATTR, Op.REMOVEXATTR)
+MAX_DATA = 64 * 1024 - 4096
 
 
 class ProtocolError(ValueError):
@@ -100,10 +109,16 @@ def decode_request(data: bytes) -> Request:
         raise ProtocolError("short groups")
     groups = struct.unpack_from(f"<{ngroups}I", data, off)
     off += 4 * ngroups
+    value = b""
+    if op == Op.SETXATTR:
+        if not 0 <= a3 <= min(MAX_DATA, len(data) - off):
+            raise ProtocolError("bad data length")
+        value, off = data[off:off + a3], off + a3
     rest = data[off:]
     paths = tuple(os.fsdecode(p) for p in rest.split(b"\0")) if npaths else ()
-    # a symlink target is data; an OPEN's second path is relative to its first
-    resolved = paths[1:] if op == Op.SYMLINK else paths[:1] if op == Op.OPEN else paths
+    # a symlink target (first) and an xattr name (second) are data; an OPEN's second
+    # path is relative to its first
+    resolved = paths[1:] if op == Op.SYMLINK else paths[:1] if op in _SECOND_IS_NAME else paths
     if len(paths) != npaths or any(not p.startswith("/") for p in resolved):
         raise ProtocolError("bad paths")
     if npaths not in PATH_COUNTS.get(op, (1,)):
@@ -112,7 +127,7 @@ def decode_request(data: bytes) -> Request:
         # access(2)'s mode is R_OK|W_OK|X_OK (or F_OK); Linux says EINVAL to anything
         # else, and a huge value would overflow os.access() in the gofer
         raise ProtocolError("bad access mode")
-    return Request(op, paths, fsuid, fsgid, umask, groups, (a0, a1, a2, a3), caps)
+    return Request(op, paths, fsuid, fsgid, umask, groups, (a0, a1, a2, a3), caps, value)
 
 
 # struct stat on x86_64 (asm/stat.h): the payload of STAT replies, written verbatim

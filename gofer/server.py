@@ -282,6 +282,52 @@ class Gofer:
         finally:
             os.close(fd)
 
+    # -- extended attributes: the follow forms act through the resolved object's fd,
+    # the nofollow ones on the last component under its parent's fd
+    def _xattr_target(self, path: str, follow: bool) -> tuple[int, str, bool]:
+        if follow:
+            fd = self._object(path, True)
+            return fd, f"/proc/self/fd/{fd}", True
+        pfd, name = self._parent(path)
+        return pfd, f"/proc/self/fd/{pfd}/{name}", False
+
+    def op_getxattr(self, r: Request) -> tuple[int, bytes, int]:
+        fd, target, follow = self._xattr_target(r.paths[0], bool(r.a[0]))
+        try:
+            value = os.getxattr(target, r.paths[1], follow_symlinks=follow)
+        finally:
+            os.close(fd)
+        if r.a[1] and len(value) > r.a[1]:
+            raise OSError(errno.ERANGE, "getxattr")
+        return len(value), value if r.a[1] else b"", -1
+
+    def op_listxattr(self, r: Request) -> tuple[int, bytes, int]:
+        fd, target, follow = self._xattr_target(r.paths[0], bool(r.a[0]))
+        try:
+            names = b"".join(os.fsencode(n) + b"\0"
+                             for n in os.listxattr(target, follow_symlinks=follow))
+        finally:
+            os.close(fd)
+        if r.a[1] and len(names) > r.a[1]:
+            raise OSError(errno.ERANGE, "listxattr")
+        return len(names), names if r.a[1] else b"", -1
+
+    def op_setxattr(self, r: Request) -> tuple[int, bytes, int]:
+        fd, target, follow = self._xattr_target(r.paths[0], bool(r.a[0]))
+        try:
+            os.setxattr(target, r.paths[1], r.data, r.a[1], follow_symlinks=follow)
+            return 0, b"", -1
+        finally:
+            os.close(fd)
+
+    def op_removexattr(self, r: Request) -> tuple[int, bytes, int]:
+        fd, target, follow = self._xattr_target(r.paths[0], bool(r.a[0]))
+        try:
+            os.removexattr(target, r.paths[1], follow_symlinks=follow)
+            return 0, b"", -1
+        finally:
+            os.close(fd)
+
     def op_chown(self, r: Request) -> tuple[int, bytes, int]:
         fd = self._object(r.paths[0], bool(r.a[2]))
         try:

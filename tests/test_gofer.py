@@ -409,3 +409,26 @@ def test_malformed_messages(gofer):
     assert gofer.raw(hdr(Op.SYMLINK, 2) + b"target\0relative")[0] == errno.EINVAL
     assert gofer.read("/file") == b"hello"
     assert struct.calcsize("<iq") == REPLY.size
+
+
+def test_xattrs(gofer, tree):
+    (tree / "f").write_text("x")
+    os.symlink("f", tree / "link")
+    value = b"\x00binary\xffvalue"
+    gofer.call(Op.SETXATTR, "/f", "user.test", a=(1, 0, 0, len(value)), data=value)
+    assert os.getxattr(tree / "f", "user.test") == value
+    size, payload, _ = gofer.call(Op.GETXATTR, "/link", "user.test", a=(1, 0))
+    assert size == len(value) and payload == b""  # size 0: the size only
+    size, payload, _ = gofer.call(Op.GETXATTR, "/link", "user.test", a=(1, 64))
+    assert payload == value
+    assert gofer.err(Op.GETXATTR, "/f", "user.test", a=(1, 2)) == errno.ERANGE
+    # without following, the symlink itself has no user attributes
+    assert gofer.err(Op.GETXATTR, "/link", "user.test", a=(0, 64)) in (errno.ENODATA,
+                                                                       errno.EPERM)
+    _, names, _ = gofer.call(Op.LISTXATTR, "/f", a=(1, 256))
+    assert b"user.test\0" in names
+    assert gofer.err(Op.SETXATTR, "/f", "user.test", a=(1, 1, 0, 1), data=b"y") == errno.EEXIST
+    gofer.call(Op.REMOVEXATTR, "/f", "user.test", a=(1,))
+    assert gofer.err(Op.GETXATTR, "/f", "user.test", a=(1, 64)) == errno.ENODATA
+    assert gofer.err(Op.SETXATTR, "/../../etc/passwd", "user.x", a=(1, 0, 0, 1),
+                     data=b"y") == errno.ENOENT  # in-root like every path

@@ -87,3 +87,17 @@ class FileSystem:
 
     def truncate(self, t: Task, p: Path, length: int) -> None:
         raise SyscallError(errno.EROFS)
+
+    # extended attributes: none on synthetic files
+    def getxattr(self, t: Task, p: Path, name: str, size: int, follow: bool) -> tuple[int, bytes]:
+        raise SyscallError(errno.EOPNOTSUPP)
+
+    def listxattr(self, t: Task, p: Path, size: int, follow: bool) -> tuple[int, bytes]:
+        raise SyscallError(errno.EOPNOTSUPP)
+
+    def setxattr(self, t: Task, p: Path, name: str, value: bytes, flags: int,
+                 follow: bool) -> None:
+        raise SyscallError(errno.EOPNOTSUPP)
+
+    def removexattr(self, t: Task, p: Path, name: str, follow: bool) -> None:
+        raise SyscallError(errno.EOPNOTSUPP)

@@ -20,11 +20,12 @@ class GoferFS(FileSystem):
     def __init__(self, client: GoferClient) -> None:
         self.client = client
 
-    def call(self, t: Task, op: Op, *paths: str, a: tuple[int, ...] = ()) -> tuple[int, bytes, int]:
+    def call(self, t: Task, op: Op, *paths: str, a: tuple[int, ...] = (),
+             data: bytes = b"") -> tuple[int, bytes, int]:
         c = t.creds()
         args = (tuple(a) + (0, 0, 0, 0))[:4]
         req = Request(op, paths, c.fsuid, c.fsgid, c.umask, c.groups, args,  # type: ignore[arg-type]
-                      c.cap_effective)
+                      c.cap_effective, data)
         try:
             return self.client.call(req)
         except GoferFifo:
@@ -85,3 +86,18 @@ class GoferFS(FileSystem):
 
     def truncate(self, t: Task, p: Path, length: int) -> None:
         self.call(t, Op.TRUNCATE, p.raw, a=(length,))
+
+    def getxattr(self, t: Task, p: Path, name: str, size: int, follow: bool) -> tuple[int, bytes]:
+        value, payload, _fd = self.call(t, Op.GETXATTR, p.raw, name, a=(int(follow), size))
+        return value, payload
+
+    def listxattr(self, t: Task, p: Path, size: int, follow: bool) -> tuple[int, bytes]:
+        value, payload, _fd = self.call(t, Op.LISTXATTR, p.raw, a=(int(follow), size))
+        return value, payload
+
+    def setxattr(self, t: Task, p: Path, name: str, value: bytes, flags: int,
+                 follow: bool) -> None:
+        self.call(t, Op.SETXATTR, p.raw, name, a=(int(follow), flags, 0, len(value)), data=value)
+
+    def removexattr(self, t: Task, p: Path, name: str, follow: bool) -> None:
+        self.call(t, Op.REMOVEXATTR, p.raw, name, a=(int(follow),))

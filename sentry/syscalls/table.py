@@ -23,6 +23,7 @@ from sentry.syscalls import (
     sys_sysinfo,
     sys_thread,
     sys_utsname,
+    sys_xattr,
 )
 from sentry.syscalls.numbers import SYSCALL_NUMBERS
 from sentry.syscalls.support import Handler, Support, Syscall
@@ -132,14 +133,6 @@ _ERRORS: dict[str, tuple[int, str]] = {
     "fanotify_mark": (errno.EPERM, "watches host mounts"),
     "memfd_secret": (errno.ENOSYS, "not supported"),
     "uselib": (errno.ENOSYS, "obsolete"),
-    "setxattr": (errno.EOPNOTSUPP, "extended attributes are not supported by path"),
-    "lsetxattr": (errno.EOPNOTSUPP, "extended attributes are not supported by path"),
-    "getxattr": (errno.EOPNOTSUPP, "extended attributes are not supported by path"),
-    "lgetxattr": (errno.EOPNOTSUPP, "extended attributes are not supported by path"),
-    "listxattr": (errno.EOPNOTSUPP, "extended attributes are not supported by path"),
-    "llistxattr": (errno.EOPNOTSUPP, "extended attributes are not supported by path"),
-    "removexattr": (errno.EOPNOTSUPP, "extended attributes are not supported by path"),
-    "lremovexattr": (errno.EOPNOTSUPP, "extended attributes are not supported by path"),
 }
 
 
@@ -171,6 +164,8 @@ def _entries() -> list[Syscall]:
     full(sys_utsname, "uname", "sethostname", "setdomainname")
     full(sys_identity, "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid",
          "setfsuid", "setfsgid", "setgroups", "capset", "umask")
+    full(sys_xattr, "getxattr", "lgetxattr", "setxattr", "lsetxattr", "listxattr",
+         "llistxattr", "removexattr", "lremovexattr")
     full(sys_inotify, "inotify_add_watch", note="watches in the container tree; "
          "synthetic files never change")
     full(sys_sysinfo, "sysinfo", note="the sandbox's uptime and tasks, the host's memory")
