@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Callable, NoReturn
 
 from runsc_py import control, namespaces, terminal
-from runsc_py import linux_native as ln
+from sentry.platform import linux_native as ln
 from runsc_py.spawner import Spawner
 from runsc_py.spec import Spec
 from runsc_py.state import exit_code

@@ -18,7 +18,7 @@ import traceback
 from typing import NoReturn
 
 from gofer.protocol import send_message
-from runsc_py import linux_native as ln
+from sentry.platform import linux_native as ln
 from runsc_py import rootfs, terminal
 from runsc_py.errors import RuntimeFailure
 from runsc_py.spec import Process, Spec

@@ -12,7 +12,7 @@ import os
 import stat
 
 from gofer.openat2_native import RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, openat2
-from runsc_py import linux_native as ln
+from sentry.platform import linux_native as ln
 from runsc_py.errors import RuntimeFailure
 from runsc_py.spec import Mount, Spec
 

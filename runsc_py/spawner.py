@@ -24,7 +24,7 @@ import os
 import signal
 import socket
 
-from runsc_py import linux_native as ln
+from sentry.platform import linux_native as ln
 
 _MAX_FDS = 8
 

@@ -1,5 +1,5 @@
 """Linux calls Python 3.11's os module lacks (ctypes): namespaces, mounts,
-capabilities, prctl."""
+capabilities, prctl. The one set of these for the runtime, the sentry and the gofer."""
 from __future__ import annotations
 
 import ctypes
@@ -35,6 +35,8 @@ PR_SET_NO_NEW_PRIVS = 38
 PR_SET_CHILD_SUBREAPER = 36
 PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_RAISE = 2
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+PR_SET_DUMPABLE = 4
 CAP_LAST = 40
 
 
@@ -53,9 +55,10 @@ def setns(fd: int, nstype: int) -> None:
     _check(_libc.setns(fd, nstype), "setns")
 
 
-def mount(source: str, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+def mount(source: str | None, target: str, fstype: str | None, flags: int,
+          data: str | None = None) -> None:
     _check(
-        _libc.mount(os.fsencode(source), os.fsencode(target),
+        _libc.mount(os.fsencode(source) if source else None, os.fsencode(target),
                     os.fsencode(fstype) if fstype else None, ctypes.c_ulong(flags),
                     os.fsencode(data) if data else None),
         f"mount {source} on {target}",
@@ -71,8 +74,8 @@ def pivot_root(new_root: str, put_old: str) -> None:
 
 
 def prctl(option: int, arg2: int = 0, arg3: int = 0) -> int:
-    return _check(_libc.prctl(option, ctypes.c_ulong(arg2), ctypes.c_ulong(arg3), 0, 0),
-                  f"prctl({option})")
+    return _check(_libc.prctl(option, ctypes.c_ulong(arg2), ctypes.c_ulong(arg3),
+                              ctypes.c_ulong(0), ctypes.c_ulong(0)), f"prctl({option})")
 
 
 def set_name(name: str) -> None:
