@@ -9,6 +9,11 @@
 #     (the test's pod network plugin); and a deb-src entry for the machine's Debian
 #     suites so that the CRI api.proto can be taken from containerd's source package
 #     (`apt-get source --download-only containerd`, see tests/integration/_cri.py).
+#   - for tests/integration/test_kubernetes.py (a real kubelet + kube-apiserver 1.20):
+#     etcd-server, openssl (service-account key), and what scripts/build-kubernetes.sh
+#     needs to build them from Debian's `kubernetes` source package (fetched with
+#     `apt-get source` through the same deb-src entries): golang-go, make, rsync,
+#     dpkg-dev. The build itself runs from the test (cached in /var/cache/runsc-py-k8s).
 #   - for tests/compat: debootstrap (builds the cached Debian bookworm rootfs the
 #     compatibility suite runs real programs and CPython's tests in).
 #   - The repo itself: `pip install -e '.[test]'` into the Python found as
@@ -22,7 +27,8 @@ cd "$(dirname "$0")/.."
 PKGS=(runc busybox-static gcc libc6-dev libseccomp2 strace python3-venv python3-dev
       containerd containernetworking-plugins podman conmon docker.io umoci skopeo
       iproute2 util-linux
-      debootstrap)
+      debootstrap
+      golang-go etcd-server make rsync dpkg-dev openssl)
 
 # deb-src for the CRI proto (containerd's source package vendors k8s.io/cri-api): the
 # machine's own deb entries (deb822 .sources files, or one-line sources.list), as deb-src.

@@ -403,6 +403,25 @@ class SyntheticFS(FileSystem):
                 self.materialise(t, d, path)  # type: ignore[arg-type]
 
     # -- FileSystem --------------------------------------------------------------------
+    # Changes to a synthetic file are refused, but a path through a magic link
+    # (/proc/self/fd/N naming a file of the container tree) leads to that file: the walk
+    # redirects there. glibc's lchmod() is chmod("/proc/self/fd/N") of an O_PATH fd.
+    def chmod(self, t: Task, p: Path, mode: int, follow: bool) -> None:
+        self.walk(t, p, follow)
+        super().chmod(t, p, mode, follow)
+
+    def chown(self, t: Task, p: Path, uid: int, gid: int, follow: bool) -> None:
+        self.walk(t, p, follow)
+        super().chown(t, p, uid, gid, follow)
+
+    def utimens(self, t: Task, p: Path, atime_ns: int, mtime_ns: int, follow: bool) -> None:
+        self.walk(t, p, follow)
+        super().utimens(t, p, atime_ns, mtime_ns, follow)
+
+    def truncate(self, t: Task, p: Path, length: int) -> None:
+        self.walk(t, p, True)
+        super().truncate(t, p, length)
+
     def open(self, t: Task, p: Path, flags: int, mode: int) -> int:
         nofollow = bool(flags & os.O_NOFOLLOW)
         node, canon = self.walk(t, p, not nofollow)

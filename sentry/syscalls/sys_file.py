@@ -38,6 +38,12 @@ def _run(t: Task, p: Path, op):  # type: ignore[no-untyped-def]
 # -- open ------------------------------------------------------------------------------
 def do_open(t: Task, dirfd: int, addr: int, flags: int, mode: int) -> Result:
     p = _path(t, dirfd, addr)
+    if flags & os.O_PATH and p.fs.name == "gofer":
+        # An O_PATH fd gives no access to the file's data or metadata changes, and ADDFD
+        # cannot install one: the host kernel opens it (CONTINUE), resolving the path in
+        # the workload's mount namespace, which holds only the container tree, so even
+        # a path swapped after this point names only a container file.
+        return CONTINUE
     flags = _without_o_path(flags)
     try:
         fd = _run(t, p, lambda q: q.fs.open(t, q, flags, mode))
@@ -47,10 +53,10 @@ def do_open(t: Task, dirfd: int, addr: int, flags: int, mode: int) -> Result:
 
 
 def _without_o_path(flags: int) -> int:
-    """O_PATH asked for: an O_RDONLY|O_NONBLOCK open instead, since ADDFD cannot install
-    an O_PATH file (fget() refuses them). Enough for what O_PATH fds are for (*at dirfds,
-    fchdir, fstat); a file the caller may not read, or a symlink itself with O_NOFOLLOW,
-    fails where O_PATH would not."""
+    """O_PATH on a synthetic file: an O_RDONLY|O_NONBLOCK open instead, since ADDFD
+    cannot install an O_PATH file (fget() refuses them) and the kernel cannot open what
+    only the sentry has. Enough for what O_PATH fds are for (*at dirfds, fchdir,
+    fstat)."""
     if not flags & os.O_PATH:
         return flags
     kept = flags & (os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)

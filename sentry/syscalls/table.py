@@ -147,8 +147,9 @@ def _entries() -> list[Syscall]:
             handler: Handler = getattr(module, name)
             out.append(Syscall(name, P if note else F, handler, note=note))
 
-    full(sys_file, "open", "openat", note="O_PATH gives an O_RDONLY|O_NONBLOCK fd (ADDFD "
-         "cannot install O_PATH files); blocking FIFO opens run in the host kernel")
+    full(sys_file, "open", "openat", note="O_PATH and blocking FIFO opens in the container "
+         "tree run in the host kernel (ADDFD cannot install O_PATH files); O_PATH on a "
+         "synthetic file gives an O_RDONLY|O_NONBLOCK fd")
     full(sys_file, "creat", "mkdir", "mkdirat", "rmdir", "unlink",
          "unlinkat", "rename", "renameat", "renameat2", "link", "linkat", "symlink",
          "symlinkat", "readlink", "readlinkat", "access", "faccessat", "faccessat2",
