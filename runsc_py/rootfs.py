@@ -116,6 +116,10 @@ def setup(spec: Spec, skeleton: str) -> None:
     for m in spec.mounts:
         if is_synthetic(m):
             continue
+        if _in_synthetic(m.destination):
+            # under /dev, /proc or /sys (the kubelet's /dev/termination-log): the mount
+            # point goes into the sentry's skeleton, read-only from the container side
+            _skeleton_mountpoint(skeleton, m)
         flags, data = _flags_and_data(m)
         flags |= ln.MS_NODEV  # device files are the sentry's: none in the tree opens
         try:
@@ -147,6 +151,14 @@ def setup(spec: Spec, skeleton: str) -> None:
     ln.pivot_root(".", ".")
     ln.umount(".", ln.MNT_DETACH)
     os.chdir("/")
+
+
+def _skeleton_mountpoint(skeleton: str, m: Mount) -> None:
+    target = os.path.join(skeleton, m.destination.lstrip("/"))
+    is_dir = m.type == "tmpfs" or os.path.isdir(m.source)
+    os.makedirs(target if is_dir else os.path.dirname(target), mode=0o755, exist_ok=True)
+    if not is_dir and not os.path.lexists(target):
+        os.close(os.open(target, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
 
 
 def _in_synthetic(path: str) -> bool:

@@ -312,3 +312,17 @@ def test_busybox_background_jobs_and_wait(rt, bundle):
     p, _ = sh(rt, bundle, "(sleep 0.2; echo a) & (echo b) & wait; echo done")
     assert sorted(p.stdout.split()) == ["a", "b", "done"], out_of(p)
     assert p.stdout.split()[-1] == "done", out_of(p)
+
+
+def test_bind_mount_under_dev_like_the_kubelets_termination_log(rt, bundle, tmp_path):
+    """The kubelet binds a file onto /dev/termination-log in every container: a mount
+    inside the sentry's /dev must land, be writable, and show in `ls /dev`."""
+    log = tmp_path / "termination-log"
+    log.write_text("")
+    b = bundle(["sh", "-c", "echo bye > /dev/termination-log; ls /dev; cat /dev/null"],
+               mounts=[{"destination": "/dev/termination-log", "type": "bind",
+                        "source": str(log), "options": ["rbind", "rw"]}])
+    r = rt.run("run", "--bundle", str(b), "devmnt")
+    assert r.returncode == 0, r.stderr
+    assert log.read_text() == "bye\n"
+    assert "termination-log" in r.stdout.split() and "null" in r.stdout.split()

@@ -338,6 +338,16 @@ class SyntheticFS(FileSystem):
             root = f"/proc/{self.kernel.init_pid}/root"
         return root.rstrip("/") + canon
 
+    def _mountpoints_in(self, canon: str) -> set[str]:
+        """Names in directory canon that other mounts of the sandbox sit on or below
+        (e.g. the kubelet's /dev/termination-log bind mount)."""
+        prefix = canon.rstrip("/") + "/"
+        names = set()
+        for m in getattr(self.kernel.config, "mounts", ()):
+            if m.destination.startswith(prefix):
+                names.add(m.destination[len(prefix):].split("/", 1)[0])
+        return names
+
     def materialise(self, t: Task, d: Dir, canon: str) -> None:
         """Makes skeleton/<canon> hold exactly d's entries."""
         host = self.skeleton_dir(canon)
@@ -357,7 +367,10 @@ class SyntheticFS(FileSystem):
                 want[name] = ("f", "")
         with os.scandir(host) as it:
             existing = {e.name: e for e in it}
+        keep = self._mountpoints_in(canon)
         for name, e in existing.items():
+            if name in keep and name not in want:
+                continue  # a mount of the container tree (made at setup) lands on it
             w = want.get(name)
             ok = False
             if w is not None:
