@@ -22,7 +22,6 @@ from gofer.openat2_native import RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, openat2
 from gofer.protocol import (
     ALL_CAPS,
     FIFO,
-    MAX_MESSAGE,
     REDIRECT,
     REPLY,
     Op,

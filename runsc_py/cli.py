@@ -7,7 +7,6 @@ import argparse
 import json
 import logging
 import os
-import signal
 import sys
 from typing import Callable
 

@@ -84,7 +84,6 @@ class Spawner:
 
 
 def _serve(sock: socket.socket, spec, skeleton: str, sentry_pid: int) -> None:  # noqa: ANN001
-    from runsc_py import init as container_init
     from runsc_py.spec import load_process
     from sentry.platform.seccomp import filter_program
 

@@ -114,13 +114,6 @@ class Task:
         except FileNotFoundError:
             raise SyscallError(errno.EBADF) from None
 
-    def open_fd(self, fd: int, flags: int = os.O_RDONLY) -> int:
-        """Opens the file behind the task's fd for the sentry (through its magic link)."""
-        try:
-            return os.open(self._proc(f"fd/{fd}"), flags | os.O_CLOEXEC)
-        except FileNotFoundError:
-            raise SyscallError(errno.EBADF) from None
-
     def dir_path(self, dirfd: int) -> str:
         """The sandbox path a *at() call's relative path starts from."""
         if dirfd == AT_FDCWD:
