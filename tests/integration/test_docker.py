@@ -132,13 +132,13 @@ def test_state_dir_paths_as_long_as_dockers(rt, bundle, runtime_root):
     cid = uuid.uuid4().hex + uuid.uuid4().hex
     b = bundle(["true"])
     base = [*rt.base[:-2], "--root", str(root)]
-    # stdio to a file: the created init holds its stdio until it runs (as runc's does)
-    with tempfile.TemporaryFile("w+") as out:
-        p = subprocess.run([*base, "create", "--bundle", str(b), cid], stdout=out,
-                           stderr=out, text=True, timeout=60)
-        out.seek(0)
-        errors = out.read().strip()
     try:
+        # stdio to a file: the created init holds its stdio until it runs (as runc's)
+        with tempfile.TemporaryFile("w+") as out:
+            p = subprocess.run([*base, "create", "--bundle", str(b), cid], stdout=out,
+                               stderr=out, text=True, timeout=60)
+            out.seek(0)
+            errors = out.read().strip()
         assert p.returncode == 0, (f"runsc-py --root {root} ({len(str(root))} bytes) "
                                    f"create <64-hex id> exited {p.returncode}: {errors}")
     finally:
