@@ -455,6 +455,9 @@ def boot(spec: Spec, cid: str, state_dir: Path, ready: socket.socket, config: Sa
     from runsc_py import cgroups
 
     sandbox = Sandbox(spec, cid, state_dir, config, console_socket)
+    # opened now: once confined, the sentry can name no host path
+    profile_path = os.environ.get("RUNSC_PY_SENTRY_PROFILE")
+    profile_file = open(profile_path, "wb") if profile_path else None  # noqa: SIM115
     try:
         # first of all: the sentry, and all it forks, inside the sandbox's limits
         sandbox.cgroup = cgroups.enter(cid, spec.resources, scope=state_dir.parent)
@@ -471,13 +474,20 @@ def boot(spec: Spec, cid: str, state_dir: Path, ready: socket.socket, config: Sa
     _report(ready, f"OK {sandbox.init_pid}", sandbox.tty_master)
     if sandbox.tty_master is not None:
         os.close(sandbox.tty_master)
-    profile_path = os.environ.get("RUNSC_PY_SENTRY_PROFILE")
-    if profile_path:  # for finding where the sentry's time goes (benchmarks/README.md)
+    if profile_file is not None:  # where the sentry's time goes (benchmarks/README.md)
         import cProfile
+        import marshal
 
         profiler = cProfile.Profile()
         profiler.enable()
-        sandbox.on_exit = lambda: (profiler.disable(), profiler.dump_stats(profile_path))
+
+        def dump() -> None:
+            profiler.disable()
+            profiler.create_stats()
+            marshal.dump(profiler.stats, profile_file)  # pstats.Stats() reads this
+            profile_file.close()
+
+        sandbox.on_exit = dump
     sandbox.serve()
 
 

@@ -71,11 +71,12 @@ def test_exec_detach_gives_a_waitable_proxy_pid(rt, bundle, tmp_path):
 def test_exec_errors_are_one_line(rt, bundle, tmp_path, runtime_root):
     _running(rt, bundle, "x4", tmp_path)
     r = rt.run("exec", "x4", "no-such-program")
-    assert r.returncode != 0
-    assert r.stderr.strip().count("\n") == 0 and "not found" in r.stderr
+    assert r.returncode != 0, r.stdout
+    assert r.stderr.strip().count("\n") == 0 and "not found" in r.stderr, r.stderr
     r = rt.run("exec", "missing-id", "true")
-    assert r.returncode != 0 and "does not exist" in r.stderr
-    assert rt.run("exec", "x4", "true").returncode == 0  # the sandbox still serves
+    assert r.returncode != 0 and "does not exist" in r.stderr, r.stderr
+    r = rt.run("exec", "x4", "true")
+    assert r.returncode == 0, r.stderr  # the sandbox still serves
 
 
 def test_exec_signals_are_forwarded(rt, bundle, tmp_path):

@@ -53,6 +53,12 @@ class FileSystem:
         """Makes the directory exist where the host kernel will chdir (synthetic
         filesystems materialise it in their skeleton)."""
 
+    def check_exec(self, t: Task, p: Path, follow: bool) -> None:
+        """Refuses to exec: synthetic files exist only in the sentry, and the kernel
+        could not load them."""
+        self.stat(t, p, follow)
+        raise SyscallError(errno.EACCES)
+
     def statfs(self, t: Task, p: Path) -> bytes:
         raise SyscallError(errno.ENOSYS)
 

@@ -5,7 +5,7 @@ import os
 from typing import TYPE_CHECKING
 
 from gofer.client import GoferClient, GoferFifo, GoferRedirect
-from gofer.protocol import Op, Request
+from gofer.protocol import ACCESS_EXEC, Op, Request
 from sentry.errors import SyscallError
 from sentry.fs.base import FileSystem, KernelOpens, Redirect
 
@@ -52,6 +52,10 @@ class GoferFS(FileSystem):
 
     def access(self, t: Task, p: Path, mode: int, follow: bool) -> None:
         self.call(t, Op.ACCESS, p.raw, a=(mode, int(follow)))
+
+    def check_exec(self, t: Task, p: Path, follow: bool) -> None:
+        """A regular file the caller may execute (one round trip for execve)."""
+        self.call(t, Op.ACCESS, p.raw, a=(os.X_OK, int(follow), ACCESS_EXEC))
 
     def statfs(self, t: Task, p: Path) -> bytes:
         return self.call(t, Op.STATFS, p.raw)[1]

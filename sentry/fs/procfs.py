@@ -206,6 +206,15 @@ class ProcFS(SyntheticFS):
         self.statics = self._statics()
 
     # -- root ------------------------------------------------------------------------
+    def _caller_host_tgid(self, t: Task, sp: int) -> int:
+        """The caller's host tgid if sp is its sandbox tgid, else 0."""
+        try:
+            f = _status_fields(t.pid)
+            sandbox_tgid = int(f.get("NStgid", "0").split()[self.ns.level])
+        except (SyscallError, IndexError, ValueError):
+            return 0
+        return int(f.get("Tgid", "0")) if sandbox_tgid == sp else 0
+
     def _root_entries(self, t: Task) -> dict[str, Node]:
         out: dict[str, Node] = dict(self.statics)
         for sp, hp in sorted(self.ns.tasks().items()):
@@ -215,7 +224,8 @@ class ProcFS(SyntheticFS):
     def _root_lookup(self, t: Task, name: str) -> Node | None:
         if name.isdigit() and not name.startswith("0"):
             sp = int(name)
-            hp = self.ns.to_host(sp)
+            # the caller's own pid (what /proc/self leads to) needs no search of /proc
+            hp = self._caller_host_tgid(t, sp) or self.ns.to_host(sp)
             if not hp:  # a thread's tid works too (not listed)
                 for leader in self.ns.tasks().values():
                     for tid_s in _listdir(f"/proc/{leader}/task"):

@@ -23,15 +23,7 @@ def _check_exec(t: Task, dirfd: int, addr: int, flags: int) -> None:
         return
     p = t.kernel.mounts.resolve(t, dirfd, path)
     follow = not flags & AT_SYMLINK_NOFOLLOW
-    packed = t.kernel.mounts.follow(lambda q: q.fs.stat(t, q, follow), t, p)
-    if st.S_ISLNK(stat_mode(packed)):
-        raise SyscallError(errno.ELOOP)
-    if not st.S_ISREG(stat_mode(packed)):
-        raise SyscallError(errno.EACCES)
-    if p.fs.name != "gofer":
-        # synthetic files exist only in the sentry: the kernel could not load them
-        raise SyscallError(errno.EACCES)
-    p.fs.access(t, p, os.X_OK, True)
+    t.kernel.mounts.follow(lambda q: q.fs.check_exec(t, q, follow), t, p)
 
 
 def execve(t: Task) -> Result:
