@@ -67,7 +67,11 @@ PROGRAMS["sh_features"] = sh(r"""
     umask 027; : > /tmp/um; stat -c %a /tmp/um
     """)
 PROGRAMS["ps_aux"] = sh("ps aux", normalize=_ps_normalize)
-PROGRAMS["ps_tree"] = sh("sleep 5 & a=$!; sleep 5 & b=$!; ps -eo user,comm --no-headers > /tmp/ps; sort /tmp/ps; "
+PROGRAMS["ps_tree"] = sh("sleep 5 & a=$!; sleep 5 & b=$!; "
+                         # both children past their exec, whatever the scheduling
+                         "for p in $a $b; do while [ \"$(cat /proc/$p/comm)\" != sleep ]; "
+                         "do sleep 0.02; done; done; "
+                         "ps -eo user,comm --no-headers > /tmp/ps; sort /tmp/ps; "
                          "ps -o stat= -p $a; "
                          "kill $a $b; wait; echo done")
 PROGRAMS["find_wc"] = sh('find /usr -name "*.py" | wc -l')
