@@ -6,6 +6,8 @@ import os
 import subprocess
 import time
 
+from helpers import ConsoleSocket, read_until
+
 
 def _running(rt, bundle, cid: str, tmp_path):
     b = bundle(["sh", "-c", "echo ready > /tmp/ready; while true; do sleep 0.1; done"],
@@ -95,35 +97,15 @@ def test_exec_signals_are_forwarded(rt, bundle, tmp_path):
 
 def test_exec_tty_sends_its_pty_master_to_the_console_socket(rt, bundle, tmp_path):
     """As conmon and containerd's shim call it: exec --detach --tty --console-socket."""
-    import array
-    import socket
-
     _running(rt, bundle, "x6", tmp_path)
-    sock_path = str(tmp_path / "console.sock")
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(sock_path)
-    server.listen(1)
-    server.settimeout(30)
-    r = rt.run("exec", "--detach", "--tty", "--console-socket", sock_path, "x6",
+    console = ConsoleSocket(tmp_path / "console.sock")
+    r = rt.run("exec", "--detach", "--tty", "--console-socket", console.path, "x6",
                "sh", "-c", "tty; read line; echo got:$line")
     assert r.returncode == 0, r.stderr
-    conn, _ = server.accept()
-    fds = array.array("i")
-    _msg, anc, _flags, _addr = conn.recvmsg(4096, socket.CMSG_SPACE(4))
-    for _level, _kind, data in anc:
-        fds.frombytes(data[:4])
-    conn.close()
-    server.close()
-    master = fds[0]
+    master = console.receive_master()
     try:
         os.write(master, b"hi\n")
-        out = b""
-        deadline = time.monotonic() + 20
-        while b"got:hi" not in out and time.monotonic() < deadline:
-            try:
-                out += os.read(master, 4096)
-            except OSError:
-                break
+        out = read_until(master, b"got:hi")
         assert b"/dev/pts/" in out and b"got:hi" in out
     finally:
         os.close(master)

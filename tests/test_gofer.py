@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import os
 import signal
-import socket
 import stat
 import struct
 import subprocess
@@ -18,7 +17,8 @@ ROOT = str(Path(__file__).resolve().parent.parent)
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from gofer.client import GoferFifo, GoferClient, GoferError, GoferRedirect  # noqa: E402
+from gofer.client import GoferError, GoferFifo, GoferRedirect  # noqa: E402
+from helpers import start_gofer  # noqa: E402
 from gofer.protocol import (  # noqa: E402
     HEADER,
     REPLY,
@@ -40,29 +40,7 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the gofer switches fs
 class Gofer:
     def __init__(self, root: Path) -> None:
         self.root = root
-        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        pid = os.fork()
-        if pid == 0:  # the gofer
-            code = 1
-            try:
-                parent.close()
-                from gofer.server import serve
-                serve(child)
-                code = 0
-            except BaseException:  # noqa: BLE001
-                import traceback
-                traceback.print_exc()
-            finally:
-                os._exit(code)
-        child.close()
-        self.pid = pid
-        self.sock = parent
-        self.client = GoferClient(parent)
-        fd = os.open(root, os.O_PATH | os.O_DIRECTORY)
-        try:
-            self.client.send_root(fd)
-        finally:
-            os.close(fd)
+        self.pid, self.sock, self.client = start_gofer(root)
 
     def call(self, op: Op, *paths: str, a: tuple[int, ...] = (), **kw) -> tuple[int, bytes, int]:
         args = (tuple(a) + (0, 0, 0, 0))[:4]

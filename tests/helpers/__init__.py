@@ -388,3 +388,84 @@ def describe_pid(pid: int) -> str:
             return f"{pid}: " + f.read().replace(b"\0", b" ").decode(errors="replace").strip()
     except OSError:
         return f"{pid}: <gone>"
+
+
+def start_gofer(root: os.PathLike | str):  # -> (pid, socket, GoferClient)
+    """A real gofer in a forked child, serving the directory root over a SEQPACKET
+    pair; the caller kills and reaps pid."""
+    import socket
+
+    from gofer.client import GoferClient
+
+    parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    pid = os.fork()
+    if pid == 0:  # the gofer
+        code = 1
+        try:
+            parent.close()
+            from gofer.server import serve
+
+            serve(child)
+            code = 0
+        except BaseException:  # noqa: BLE001
+            import traceback
+
+            traceback.print_exc()
+        finally:
+            os._exit(code)
+    child.close()
+    client = GoferClient(parent)
+    fd = os.open(root, os.O_PATH | os.O_DIRECTORY)
+    try:
+        client.send_root(fd)
+    finally:
+        os.close(fd)
+    return pid, parent, client
+
+
+class ConsoleSocket:
+    """The caller's end of --console-socket, as containerd's shim and conmon hold it."""
+
+    def __init__(self, path: os.PathLike | str) -> None:
+        import socket
+
+        self.path = str(path)
+        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.server.bind(self.path)
+        self.server.listen(1)
+        self.server.settimeout(30)
+
+    def receive_master(self) -> int:
+        """The pty master the runtime sends (SCM_RIGHTS); the socket is closed after."""
+        import array
+        import socket
+
+        conn, _ = self.server.accept()
+        fds = array.array("i")
+        try:
+            _msg, anc, _flags, _addr = conn.recvmsg(4096, socket.CMSG_SPACE(4))
+            for level, kind, data in anc:
+                if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                    fds.frombytes(data[:4])
+        finally:
+            conn.close()
+            self.server.close()
+        assert len(fds) == 1, "no pty master came over the console socket"
+        return fds[0]
+
+
+def read_until(fd: int, marker: bytes, timeout: float = 20) -> bytes:
+    """What fd gives until marker appears, EOF/EIO, or timeout."""
+    import time
+
+    out = b""
+    deadline = time.monotonic() + timeout
+    while marker not in out and time.monotonic() < deadline:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    return out

@@ -1,6 +1,7 @@
 """Shared helpers of the integration tests (see conftest.py for the fixtures)."""
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
@@ -211,3 +212,33 @@ def build_oci_image(base: Path, helper_bin: Path) -> OciImage:
          f"docker-archive:{docker_tar}:runsc-py-test/busybox:latest")
     shutil.rmtree(bundle, ignore_errors=True)
     return OciImage(layout, oci_tar, docker_tar)
+
+
+# A pod network for the CRI's CNI step that touches nothing of the host: a veth pair with
+# both ends inside the pod's network namespace and a link-local address.
+CNI_CONF = {"cniVersion": "0.4.0", "name": "rsp-podnet",
+            "plugins": [{"type": "rsp-podnet"}]}
+CNI_PLUGIN = r"""#!/bin/sh
+cat >/dev/null
+case "$CNI_COMMAND" in
+ADD)
+  n="nsenter --net=$CNI_NETNS"
+  $n ip link add "$CNI_IFNAME" type veth peer name rsp-peer0 >&2 || exit 1
+  $n ip addr add 169.254.77.2/32 dev "$CNI_IFNAME" >&2 || exit 1
+  $n ip link set rsp-peer0 up >&2; $n ip link set "$CNI_IFNAME" up >&2
+  printf '{"cniVersion":"0.4.0","interfaces":[{"name":"%s","sandbox":"%s"}],' "$CNI_IFNAME" "$CNI_NETNS"
+  printf '"ips":[{"version":"4","address":"169.254.77.2/32","interface":0}]}\n'
+  ;;
+VERSION) echo '{"cniVersion":"0.4.0","supportedVersions":["0.3.0","0.3.1","0.4.0"]}' ;;
+esac
+exit 0
+"""
+
+
+def install_pod_network(cni_dir: Path, loopback: str) -> None:
+    """The rsp-podnet plugin and its conflist under cni_dir/{bin,conf}, plus loopback."""
+    plugin = cni_dir / "bin" / "rsp-podnet"
+    plugin.write_text(CNI_PLUGIN)
+    plugin.chmod(0o755)
+    os.symlink(loopback, cni_dir / "bin" / "loopback")
+    (cni_dir / "conf" / "10-rsp-podnet.conflist").write_text(json.dumps(CNI_CONF))

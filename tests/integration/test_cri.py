@@ -11,28 +11,12 @@ import uuid
 import pytest
 
 from _containerd import CRI_NS, IMAGE, Containerd
-from _itutil import need, wait_for
+from _itutil import install_pod_network, need, wait_for
 
 # The pod network: containerd's CRI wants an eth0 with an address in the pod's netns.
 # This plugin makes one without touching the host: a veth pair with both ends inside
 # the pod's netns and a link-local address (no route leaves the namespace).
-CNI_CONF = {"cniVersion": "0.4.0", "name": "rsp-podnet",
-            "plugins": [{"type": "rsp-podnet"}]}
-CNI_PLUGIN = r"""#!/bin/sh
-cat >/dev/null
-case "$CNI_COMMAND" in
-ADD)
-  n="nsenter --net=$CNI_NETNS"
-  $n ip link add "$CNI_IFNAME" type veth peer name rsp-peer0 >&2 || exit 1
-  $n ip addr add 169.254.77.2/32 dev "$CNI_IFNAME" >&2 || exit 1
-  $n ip link set rsp-peer0 up >&2; $n ip link set "$CNI_IFNAME" up >&2
-  printf '{"cniVersion":"0.4.0","interfaces":[{"name":"%s","sandbox":"%s"}],' "$CNI_IFNAME" "$CNI_NETNS"
-  printf '"ips":[{"version":"4","address":"169.254.77.2/32","interface":0}]}\n'
-  ;;
-VERSION) echo '{"cniVersion":"0.4.0","supportedVersions":["0.3.0","0.3.1","0.4.0"]}' ;;
-esac
-exit 0
-"""
+
 
 
 @pytest.fixture(scope="module")
@@ -80,15 +64,10 @@ def cri(request, workdir, recorder, oci_image, cri_api):
     need("containerd", "ctr", "containerd-shim-runc-v2")
     need("nsenter", "ip")
     c = Containerd(workdir, recorder)
-    bin_dir = workdir / "cni" / "bin"
-    plugin = bin_dir / "rsp-podnet"
-    plugin.write_text(CNI_PLUGIN)
-    plugin.chmod(0o755)
     loopback = "/usr/lib/cni/loopback"  # containernetworking-plugins
     if not os.path.exists(loopback):
         pytest.skip("missing /usr/lib/cni/loopback: run scripts/install-deps.sh")
-    os.symlink(loopback, bin_dir / "loopback")
-    (workdir / "cni" / "conf" / "10-rsp-podnet.conflist").write_text(json.dumps(CNI_CONF))
+    install_pod_network(workdir / "cni", loopback)
     client = None
     try:
         c.start()

@@ -19,29 +19,13 @@ from pathlib import Path
 import pytest
 
 from _containerd import CRI_NS, Containerd
-from _itutil import Recorder, cleanup_dir, need, wait_for
+from _itutil import Recorder, cleanup_dir, install_pod_network, need, wait_for
 from _kubernetes import NODE, POD_IMAGE, Kubernetes, build_kubernetes
 from helpers import pids_with_cmdline_containing
 
 # The pod network: the same private plugin as test_cri.py (a veth pair with both ends
 # inside the pod's netns, a link-local address; the host is not touched).
-CNI_CONF = {"cniVersion": "0.4.0", "name": "rsp-podnet",
-            "plugins": [{"type": "rsp-podnet"}]}
-CNI_PLUGIN = r"""#!/bin/sh
-cat >/dev/null
-case "$CNI_COMMAND" in
-ADD)
-  n="nsenter --net=$CNI_NETNS"
-  $n ip link add "$CNI_IFNAME" type veth peer name rsp-peer0 >&2 || exit 1
-  $n ip addr add 169.254.77.2/32 dev "$CNI_IFNAME" >&2 || exit 1
-  $n ip link set rsp-peer0 up >&2; $n ip link set "$CNI_IFNAME" up >&2
-  printf '{"cniVersion":"0.4.0","interfaces":[{"name":"%s","sandbox":"%s"}],' "$CNI_IFNAME" "$CNI_NETNS"
-  printf '"ips":[{"version":"4","address":"169.254.77.2/32","interface":0}]}\n'
-  ;;
-VERSION) echo '{"cniVersion":"0.4.0","supportedVersions":["0.3.0","0.3.1","0.4.0"]}' ;;
-esac
-exit 0
-"""
+
 
 # container states the kubelet would only retry: the runtime refused the container
 FATAL_WAITING = {"RunContainerError", "CreateContainerError", "CreateContainerConfigError",
@@ -70,11 +54,7 @@ def k8s(runsc_binary, oci_image):
     os.chmod(d, 0o755)
     (d / "rec").mkdir()
     c = Containerd(d, Recorder(d / "rec", runsc_binary))
-    plugin = d / "cni" / "bin" / "rsp-podnet"
-    plugin.write_text(CNI_PLUGIN)
-    plugin.chmod(0o755)
-    os.symlink(loopback, d / "cni" / "bin" / "loopback")
-    (d / "cni" / "conf" / "10-rsp-podnet.conflist").write_text(json.dumps(CNI_CONF))
+    install_pod_network(d / "cni", loopback)
     k = Kubernetes(d, bin_dir, c)
     try:
         c.start()

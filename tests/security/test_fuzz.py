@@ -29,7 +29,7 @@ ROOT = str(Path(__file__).resolve().parents[2])
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from gofer.client import GoferClient  # noqa: E402
+from helpers import start_gofer  # noqa: E402
 from gofer.protocol import HEADER, MAX_MESSAGE, REPLY, Op, recv_message, send_message  # noqa: E402
 from runsc_py import spec  # noqa: E402
 from runsc_py.errors import RuntimeFailure  # noqa: E402
@@ -198,28 +198,7 @@ def test_create_with_fuzzed_configs_leaves_no_state(rt, tmp_path):
 
 class RawGofer:
     def __init__(self, root: Path) -> None:
-        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        pid = os.fork()
-        if pid == 0:
-            code = 1
-            try:
-                parent.close()
-                from gofer.server import serve
-                serve(child)
-                code = 0
-            except BaseException:  # noqa: BLE001
-                import traceback
-                traceback.print_exc()
-            finally:
-                os._exit(code)
-        child.close()
-        self.pid, self.sock = pid, parent
-        self.client = GoferClient(parent)
-        fd = os.open(root, os.O_PATH | os.O_DIRECTORY)
-        try:
-            self.client.send_root(fd)
-        finally:
-            os.close(fd)
+        self.pid, self.sock, self.client = start_gofer(root)
         self.sock.settimeout(10)
 
     def alive(self) -> bool:
