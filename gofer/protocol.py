@@ -147,13 +147,6 @@ def pack_stat(st: os.stat_result) -> bytes:
     )
 
 
-STAT_FIELDS = ("st_dev", "st_ino", "st_nlink", "st_mode", "st_uid", "st_gid", "pad",
-               "st_rdev", "st_size", "st_blksize", "st_blocks")
-
-
-def unpack_stat_mode(payload: bytes) -> int:
-    return STAT.unpack(payload)[3]
-
 
 # struct statfs (asm/statfs.h, x86_64), 120 bytes: the payload of STATFS replies.
 STATFS = struct.Struct("<qqQQQQQ2iqqq4q")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import struct
 
-from gofer.protocol import STAT, STATFS, pack_statfs  # noqa: F401 - re-exported
+from gofer.protocol import STAT
 
 # struct statx (linux/stat.h), 256 bytes
 STATX = struct.Struct("<IIQIIIHHQQQQ" + "qIi" * 4 + "IIIIQII" + "96x")

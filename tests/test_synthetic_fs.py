@@ -12,8 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from gofer.protocol import STAT
-from sentry.abi import STATFS
+from gofer.protocol import STAT, STATFS
 from sentry.config import MountSpec, SandboxConfig
 from sentry.errors import SyscallError
 from sentry.fs import synthetic

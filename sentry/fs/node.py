@@ -25,8 +25,7 @@ import time
 import zlib
 from typing import TYPE_CHECKING, Callable
 
-from gofer.protocol import STAT
-from sentry.abi import pack_statfs
+from gofer.protocol import STAT, pack_statfs
 from sentry.errors import SyscallError
 from sentry.fs.base import FileSystem, Redirect
 

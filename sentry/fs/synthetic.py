@@ -5,7 +5,7 @@ import os
 from typing import TYPE_CHECKING
 
 from sentry.fs.base import FileSystem
-from sentry.fs.node import Dir, SyntheticFS, sandbox_name  # noqa: F401 - re-exported
+from sentry.fs.node import Dir, SyntheticFS
 
 if TYPE_CHECKING:
     from sentry.kernel import Kernel
