@@ -35,7 +35,7 @@ SYNTHETIC_KINDS = {"/proc": "proc", "/dev": "devfs", "/sys": "sysfs", "/dev/pts"
 
 
 def sandbox_config(spec: Spec, cid: str, log_path: str | None, log_format: str,
-                   debug: bool) -> SandboxConfig:
+                   debug: bool, platform: str = "seccomp") -> SandboxConfig:
     from runsc_py.rootfs import is_synthetic
 
     # sources are shown in /proc/mounts: never a host path
@@ -55,7 +55,7 @@ def sandbox_config(spec: Spec, cid: str, log_path: str | None, log_format: str,
         mounts=tuple(mounts),
         masked_paths=spec.masked_paths,
         readonly_paths=spec.readonly_paths,
-        log_path=log_path, log_format=log_format, debug=debug,
+        log_path=log_path, log_format=log_format, debug=debug, platform=platform,
     )
 
 
@@ -132,15 +132,16 @@ class Sandbox:
         from runsc_py import init as container_init
         from runsc_py.errors import RuntimeFailure
         from sentry.kernel import Kernel
-        from sentry.platform.seccomp import SeccompPlatform, filter_program
+        from sentry import platform as platforms
 
         ln.prctl(ln.PR_SET_CHILD_SUBREAPER, 1)
         self.spec = namespaces.resolve(self.spec)
         skeleton, devpts = _make_sentry_fs(self.state_dir)
         self.gofer_pid, gofer_sock = _start_gofer(self.cid)
-        self.spawner = Spawner.start(self.spec, skeleton, self.cid)
+        self.spawner = Spawner.start(self.spec, skeleton, self.cid, self.config.platform)
         self._enter_pid_namespace()
-        program = filter_program()
+        program = platforms.filter_program(self.config.platform)
+        self.platform = platforms.make(self.config.platform)
         master = slave = None
         if self.spec.process.terminal:
             master, slave = terminal.open_pty(devpts)
@@ -151,7 +152,8 @@ class Sandbox:
         if pid == 0:
             sentry_end.close()
             container_init.run(self.spec, self.spec.process, init_end, skeleton, me,
-                               program, new_container=True, tty_slave=slave)
+                               program, self.platform.needs_listener,
+                               new_container=True, tty_slave=slave)
         init_end.close()
         self._into_workload_cgroup(pid)
         if slave is not None:
@@ -167,7 +169,7 @@ class Sandbox:
         from gofer.protocol import recv_message
 
         data, fds = recv_message(sentry_end)
-        if not data.startswith(b"READY") or len(fds) != 1:
+        if not data.startswith(b"READY") or len(fds) != self.platform.needs_listener:
             for fd in fds:
                 os.close(fd)
             reason = data[6:].decode(errors="replace") if data.startswith(b"ERROR") else \
@@ -185,8 +187,8 @@ class Sandbox:
         self.kernel.skeleton = skeleton
         self.kernel.devpts = devpts
         self.kernel.started_at = time.monotonic()
-        self.platform = SeccompPlatform(self.kernel)
-        self.platform.add_listener(fds[0])
+        self.platform.attach(self.kernel)
+        self.platform.add_task(pid, fds[0] if fds else None)
         # listening before `create` returns, so that `start` finds it at once
         self.control_socket = control.listen(self.state_dir)
         if master is not None:
@@ -203,7 +205,8 @@ class Sandbox:
         # from here on the sentry only serves: no exec, no mounts, no host files
         self.spawner.bind(self.init_pid)
         confine_sentry(str(self.state_dir), str(Path(skeleton).parent),
-                       tuple(d.path for d in self.cgroup.dirs) if self.cgroup else ())
+                       tuple(d.path for d in self.cgroup.dirs) if self.cgroup else (),
+                       tracer=self.config.platform == "ptrace")
 
     def _enter_pid_namespace(self) -> None:
         for ns in self.spec.namespaces:
@@ -244,13 +247,8 @@ class Sandbox:
         os._exit(self.exit_status)
 
     def _reap(self) -> None:
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
+        # the platform waits: on ptrace, waiting for any child also reports stops
+        for pid, status in self.platform.reap():
             if pid == self.init_pid:
                 self.exit_status = exit_code(status)
             elif pid in self.exec_conns:
@@ -380,14 +378,14 @@ class Sandbox:
             os.close(slave)
         with sentry_end:
             data, fds = recv_message(sentry_end)
-            if not data.startswith(b"READY") or len(fds) != 1:
+            if not data.startswith(b"READY") or len(fds) != self.platform.needs_listener:
                 for fd in fds:
                     os.close(fd)
                 if master is not None:
                     os.close(master)
                 return {"error": data[6:].decode(errors="replace") if
                         data.startswith(b"ERROR") else "exec: the process exited during setup"}
-            self.platform.add_listener(fds[0])
+            self.platform.add_task(pid, fds[0] if fds else None)
             sentry_end.send(b"START")
         if master is not None:
             # the caller sends it on to its console socket: the confined sentry can

@@ -13,6 +13,7 @@ from typing import Callable
 from runsc_py import __version__, OCI_VERSION
 from runsc_py import log as runtime_log
 from runsc_py.errors import RuntimeFailure
+from sentry.platform import PLATFORMS
 
 log = logging.getLogger("runsc-py")
 log.addHandler(logging.NullHandler())  # until --log is parsed: no last-resort echo
@@ -32,7 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--log-format", default="text", choices=["text", "json"])
     p.add_argument("--debug", action="store_true")
     p.add_argument("--systemd-cgroup", action="store_true", help="accepted, as runc")
-    p.add_argument("--platform", default="seccomp", choices=["seccomp"])
+    p.add_argument("--platform", default="seccomp", choices=list(PLATFORMS),
+                   help="how trapped syscalls reach the sentry (as runsc --platform)")
     p.add_argument("--version", "-v", action="version",
                    version=f"runsc-py version {__version__}\nspec: {OCI_VERSION}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -132,7 +134,7 @@ def cmd_create(args: argparse.Namespace) -> int:
 
     container.create(_store(args), container.bundle_path(args.bundle), args.id,
                      args.pid_file, args.log, args.log_format, args.debug,
-                     console_socket=_abs(args.console_socket))
+                     console_socket=_abs(args.console_socket), platform=args.platform)
     return 0
 
 
@@ -147,7 +149,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     state, master = container.create(store, container.bundle_path(args.bundle), args.id,
                                      args.pid_file, args.log, args.log_format, args.debug,
                                      console_socket=_abs(args.console_socket),
-                                     foreground=not args.detach)
+                                     foreground=not args.detach, platform=args.platform)
     try:
         container.start(store, args.id)
     except BaseException:

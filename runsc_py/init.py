@@ -121,7 +121,7 @@ def drop_privileges(process: Process, last_cap: int) -> None:
 
 
 def run(spec: Spec, process: Process, sync: socket.socket, skeleton: str,
-        sentry_pid: int, filter_program: bytes, new_container: bool,
+        sentry_pid: int, filter_program: bytes, new_listener: bool, new_container: bool,
         tty_slave: int | None = None, join_pid: int = 0) -> NoReturn:
     """The init (or an exec'd process, with new_container False: it joins the
     container's namespaces instead of building them). Never returns."""
@@ -152,7 +152,7 @@ def run(spec: Spec, process: Process, sync: socket.socket, skeleton: str,
         # The filter goes on last but for what must follow it: handing its listener
         # over, waiting for start, and dropping privileges (all native calls), so
         # that a workload without CAP_SYS_ADMIN or no_new_privs still gets it.
-        listener = install_filter(filter_program, new_listener=True)
+        listener = install_filter(filter_program, new_listener)
     except RuntimeFailure as e:
         _fail(sync, str(e))
     except OSError as e:
@@ -161,8 +161,10 @@ def run(spec: Spec, process: Process, sync: socket.socket, skeleton: str,
     except Exception:  # noqa: BLE001 - reported, not raised: this is a forked child
         _fail(sync, "container init: " + traceback.format_exc().strip().splitlines()[-1])
 
-    send_message(sync, b"READY " + os.fsencode(nodename), listener)
-    os.close(listener)
+    # with its listener (seccomp platform), or to be traced before START (ptrace)
+    send_message(sync, b"READY " + os.fsencode(nodename), listener if new_listener else -1)
+    if new_listener:
+        os.close(listener)
     if sync.recv(16) != b"START":
         os._exit(1)
     sync.close()

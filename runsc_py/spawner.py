@@ -35,7 +35,7 @@ class Spawner:
         self.sock = sock
 
     @classmethod
-    def start(cls, spec, skeleton: str, cid: str) -> "Spawner":  # noqa: ANN001
+    def start(cls, spec, skeleton: str, cid: str, platform: str) -> "Spawner":  # noqa: ANN001
         """Forks the spawner (in the sentry, before _enter_pid_namespace)."""
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         sentry_pid = os.getpid()
@@ -57,7 +57,7 @@ class Spawner:
                     os.close(null)
                 # a mount namespace of its own: the sentry's pivot_root must not move it
                 ln.unshare(ln.CLONE_NEWNS)
-                _serve(theirs, spec, skeleton, sentry_pid)
+                _serve(theirs, spec, skeleton, sentry_pid, platform)
             finally:
                 os._exit(0)
         theirs.close()
@@ -83,11 +83,13 @@ class Spawner:
         return reply[3:]
 
 
-def _serve(sock: socket.socket, spec, skeleton: str, sentry_pid: int) -> None:  # noqa: ANN001
+def _serve(sock: socket.socket, spec, skeleton: str, sentry_pid: int,  # noqa: ANN001
+           platform: str) -> None:
     from runsc_py.spec import load_process
-    from sentry.platform.seccomp import filter_program
+    from sentry.platform import filter_program, make
 
-    program = filter_program()
+    program = filter_program(platform)
+    new_listener = make(platform).needs_listener
     init_pid = 0
     pidns = -1
     while True:
@@ -111,7 +113,7 @@ def _serve(sock: socket.socket, spec, skeleton: str, sentry_pid: int) -> None:  
                 raise OSError("a sync socket and the stdio or a tty slave")
             process = load_process(json.loads(data)["process"])
             pid = _fork_process(spec, process, fds, skeleton, sentry_pid, program,
-                                init_pid, pidns)
+                                new_listener, init_pid, pidns)
             sock.send(b"OK %d" % pid)
         except Exception as e:  # noqa: BLE001 - one bad request must not stop it
             try:
@@ -124,7 +126,7 @@ def _serve(sock: socket.socket, spec, skeleton: str, sentry_pid: int) -> None:  
 
 
 def _fork_process(spec, process, fds: list[int], skeleton: str, sentry_pid: int,  # noqa: ANN001
-                  program: bytes, init_pid: int, pidns: int) -> int:
+                  program: bytes, new_listener: bool, init_pid: int, pidns: int) -> int:
     from runsc_py import init as container_init
 
     go_r, go_w = os.pipe2(os.O_CLOEXEC)
@@ -148,7 +150,7 @@ def _fork_process(spec, process, fds: list[int], skeleton: str, sentry_pid: int,
                     for target, fd in enumerate(fds[1:]):
                         os.dup2(fd, target)
                 container_init.run(spec, process, sync, skeleton, sentry_pid, program,
-                                   new_container=False, tty_slave=slave,
+                                   new_listener, new_container=False, tty_slave=slave,
                                    join_pid=init_pid)
             os.write(pid_w, b"%d" % pid)
         finally:

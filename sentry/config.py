@@ -26,4 +26,5 @@ class SandboxConfig:
     log_path: str | None = None
     log_format: str = "text"
     debug: bool = False
+    platform: str = "seccomp"  # sentry.platform.PLATFORMS
     env: tuple[str, ...] = field(default=())

@@ -109,12 +109,14 @@ def _preimport() -> None:
     import traceback  # noqa: F401, PLC0415
 
 
-def confine_sentry(state_dir: str, sentry_fs: str, extra_dirs: tuple[str, ...] = ()) -> None:
+def confine_sentry(state_dir: str, sentry_fs: str, extra_dirs: tuple[str, ...] = (),
+                   tracer: bool = False) -> None:
     """Called by the sentry at the end of Sandbox.create (its mount namespace is already
     private: _make_sentry_fs unshared it). state_dir holds the control socket,
     sentry_fs (inside it) the skeleton and the private devpts; extra_dirs are host
     directories it keeps using by name, read-write (the sandbox's own cgroup
-    directories: exec, pause/resume, update, stats)."""
+    directories: exec, pause/resume, update, stats). A tracer (the ptrace platform) keeps
+    ptrace(2) itself; the seccomp platform's sentry does not need it."""
     _preimport()
     state_dir = os.path.realpath(state_dir)
     sentry_fs = os.path.realpath(sentry_fs)
@@ -142,7 +144,7 @@ def confine_sentry(state_dir: str, sentry_fs: str, extra_dirs: tuple[str, ...] =
     cn.keep_only_caps(SENTRY_CAPS)
     if os.environ.get("RUNSC_PY_TEST_FORBIDDEN") == "sentry":
         _arm_test_hook()
-    cn.install_allowlist(SENTRY_SYSCALLS)
+    cn.install_allowlist(SENTRY_SYSCALLS | ({"ptrace"} if tracer else set()))
 
 
 def _arm_test_hook() -> None:

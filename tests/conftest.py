@@ -12,7 +12,10 @@ Fixtures:
                               processes mentioning the root are killed -> test error.
   rt                          Runtime: rt.run(*cli_args, check=False, timeout=60, ...)
                               -> CompletedProcess(text) of
-                              [sys.executable, '-m', 'runsc_py', '--root', ROOT, *args].
+                              [sys.executable, '-m', 'runsc_py', '--root', ROOT,
+                               '--platform', P, *args]: parametrised over every platform
+                              (seccomp, ptrace), so each end-to-end test runs on both, as
+                              gVisor runs its syscall tests per platform. rt.platform is P.
 
 Set RUNSC_PY_TESTS_STRICT=1 (as .ci/run does) to turn any skipped test into a
 failing run.
@@ -44,6 +47,8 @@ from helpers import (  # noqa: E402
     pids_with_cmdline_containing,
     require,
 )
+
+from sentry.platform import PLATFORMS  # noqa: E402
 
 RUNTIME_CMD = [sys.executable, "-m", "runsc_py"]
 
@@ -168,9 +173,10 @@ def runtime_root():
 class Runtime:
     """Runs the runsc-py CLI against one --root."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, platform: str = "seccomp"):
         self.root = Path(root)
-        self.base = [*RUNTIME_CMD, "--root", str(self.root)]
+        self.platform = platform
+        self.base = [*RUNTIME_CMD, "--root", str(self.root), "--platform", platform]
 
     def cmd(self, *args) -> list[str]:
         return [*self.base, *(str(a) for a in args)]
@@ -196,12 +202,12 @@ class Runtime:
         return json.loads(self.run("state", cid, check=True).stdout)
 
     def __repr__(self) -> str:
-        return f"Runtime(root={self.root})"
+        return f"Runtime(root={self.root}, platform={self.platform})"
 
 
-@pytest.fixture
-def rt(runtime_root) -> Runtime:
-    return Runtime(runtime_root)
+@pytest.fixture(params=PLATFORMS)
+def rt(request, runtime_root) -> Runtime:
+    return Runtime(runtime_root, request.param)
 
 
 __all__ = ["Runtime", "helpers"]

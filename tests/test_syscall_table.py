@@ -9,7 +9,7 @@ import struct
 import pytest
 
 from sentry.platform.bpf import SECCOMP_RET_ALLOW, SECCOMP_RET_KILL_PROCESS, SECCOMP_RET_USER_NOTIF
-from sentry.platform.seccomp import filter_program
+from sentry.platform import filter_program
 from sentry.syscalls.numbers import SYSCALL_NUMBERS
 from sentry.syscalls.support import Support
 from sentry.syscalls.table import TABLE
@@ -41,7 +41,7 @@ def run_bpf(program: bytes, nr: int, args: tuple[int, ...] = (0,) * 6,
         pc += 1
 
 
-PROGRAM = filter_program()
+PROGRAM = filter_program("seccomp")
 
 
 def test_every_entry_names_a_real_syscall_with_a_handler_where_needed():

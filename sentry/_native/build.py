@@ -1,4 +1,5 @@
-"""Builds sentry._native._notify, the cffi module of the sentry's hot path.
+"""Builds sentry._native._notify, the cffi module of the sentry's hot path (the seccomp
+platform's notify.c and the ptrace platform's ptrace.c).
 
 Run by `pip install .` (setuptools' cffi_modules) or directly: python -m sentry._native.build
 """
@@ -25,11 +26,21 @@ ffibuilder.cdef(
     int64_t task_read_string(int pid, uint64_t addr, char *buf, uint64_t max);
     int serve_loop(const int *listeners, int nlisteners, const int *wake, int nwake,
                    int timeout_ms);
+
+    struct trace_call { int tid; int nr; uint64_t args[6]; };
+    extern "Python" void sentry_trace(struct trace_call *call);
+
+    int trace_seize(int tid);
+    int trace_respond(int tid, int64_t val, int32_t error, uint32_t cont);
+    int64_t trace_install_fd(int tid, int srcfd, int cloexec);
+    int trace_reap(int *out, int max);
+    int trace_serve(const int *wake, int nwake, int sigpipe, int timeout_ms);
     """
 )
 ffibuilder.set_source(
     "sentry._native._notify",
-    (Path(__file__).with_name("notify.c")).read_text(),
+    # one translation unit: both platforms' hot paths and the task memory copies
+    "\n".join(Path(__file__).with_name(name).read_text() for name in ("notify.c", "ptrace.c")),
     extra_compile_args=["-O2", "-Wall"],
 )
 

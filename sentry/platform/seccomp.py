@@ -7,20 +7,11 @@ import os
 
 from sentry._native._notify import ffi, lib
 from sentry.kernel import Kernel, answer
-from sentry.platform.bpf import SECCOMP_RET_USER_NOTIF, build_filter
-from sentry.syscalls.support import Support
-from sentry.syscalls.table import TABLE
+from sentry.platform import reap_children
 from sentry.task import Task
 
 log = logging.getLogger("runsc-py.sentry")
 _kernel: Kernel | None = None
-
-
-def filter_program() -> bytes:
-    """The workload's filter: the table's NATIVE syscalls allowed, the rest notified."""
-    native = {nr: e.native_when for nr, e in TABLE.items() if e.support is Support.NATIVE
-              or e.native_when is not None}
-    return build_filter(native, SECCOMP_RET_USER_NOTIF)
 
 
 @ffi.def_extern(onerror=lambda *exc: log.error("notification handler crashed: %s", exc[1]))
@@ -41,13 +32,21 @@ def sentry_handle(listener: int, notif) -> None:  # type: ignore[no-untyped-def]
 
 
 class SeccompPlatform:
-    def __init__(self, kernel: Kernel) -> None:
+    name = "seccomp"
+    needs_listener = True  # each task tree's filter comes with its listener fd
+
+    def attach(self, kernel: Kernel) -> None:
+        """The kernel whose table answers the calls (built once the init is READY)."""
         global _kernel
         _kernel = kernel
+
+    def __init__(self) -> None:
         self.listeners: list[int] = []
 
-    def add_listener(self, fd: int) -> None:
-        self.listeners.append(fd)
+    def add_task(self, pid: int, listener: int | None) -> None:
+        """A new task tree (the init, an exec'd process) under its own filter."""
+        assert listener is not None
+        self.listeners.append(listener)
 
     def serve(self, wake_fds: list[int], timeout_ms: int = -1) -> int:
         """Serves notifications until a wake fd is readable (returns its index) or a
@@ -64,3 +63,6 @@ class SeccompPlatform:
             if ret == -errno.ETIMEDOUT:
                 return -2
             raise OSError(-ret, "serve_loop")
+
+    def reap(self) -> list[tuple[int, int]]:
+        return reap_children()

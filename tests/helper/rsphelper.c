@@ -583,6 +583,219 @@ static int cmd_race_rename(const char *a, const char *b, long n)
 
 /* -------------------------------------------------------------------- main */
 
+/* ---- tracing: threads, signals, job control, fd installation ------------------- */
+
+struct file_loop { const char *path; long n; long bad; };
+
+static void *file_loop_thread(void *arg)
+{
+    struct file_loop *fl = arg;
+    for (long i = 0; i < fl->n; i++) {
+        int fd = (int)syscall(SYS_open, fl->path, O_RDONLY | O_CLOEXEC, 0);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+            !(fcntl(fd, F_GETFD) & FD_CLOEXEC))
+            fl->bad++;
+        if (fd >= 0)
+            close(fd);
+    }
+    return NULL;
+}
+
+/* N threads each open+fstat+close PATH ITER times: every fd valid and close-on-exec. */
+static int cmd_threads_files(int n, const char *path, long iter)
+{
+    pthread_t th[64];
+    struct file_loop fl[64];
+    if (n < 1 || n > 64)
+        return 2;
+    for (int i = 0; i < n; i++) {
+        fl[i] = (struct file_loop){ .path = path, .n = iter };
+        if (pthread_create(&th[i], NULL, file_loop_thread, &fl[i]))
+            return fail();
+    }
+    long bad = 0;
+    for (int i = 0; i < n; i++) {
+        pthread_join(th[i], NULL);
+        bad += fl[i].bad;
+    }
+    printf("opens=%ld bad=%ld\n", (long)n * iter, bad);
+    return bad ? 1 : 0;
+}
+
+struct exec_args { char **argv; };
+
+static void *exec_thread(void *arg)
+{
+    struct exec_args *ea = arg;
+    usleep(50000); /* the other threads are busy making trapped calls by now */
+    fflush(stdout);
+    execv(ea->argv[0], ea->argv);
+    perror("execv");
+    _exit(126);
+}
+
+static void *busy_thread(void *arg)
+{
+    struct stat st;
+    for (;;)
+        syscall(SYS_stat, (const char *)arg, &st);
+    return NULL;
+}
+
+/* N threads busy with trapped calls; a non-leader thread execs PATH ARGS. */
+static int cmd_threads_exec(int n, char **argv)
+{
+    pthread_t th;
+    struct exec_args ea = { .argv = argv };
+    for (int i = 0; i < n; i++)
+        if (pthread_create(&th, NULL, busy_thread, "/"))
+            return fail();
+    if (pthread_create(&th, NULL, exec_thread, &ea))
+        return fail();
+    for (;;)
+        syscall(SYS_stat, "/", &(struct stat){ 0 });
+}
+
+static volatile sig_atomic_t usr1_count;
+static void on_usr1(int sig) { (void)sig; usr1_count++; }
+
+/*
+ * ITER opens while a child floods us with SIGUSR1: every open returns the lowest free
+ * fd (3) with the right close-on-exec flag, and the handler runs.
+ */
+static int cmd_open_signals(const char *path, long iter)
+{
+    struct sigaction sa = { .sa_handler = on_usr1, .sa_flags = SA_RESTART };
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, NULL);
+    pid_t parent = getpid();
+    pid_t child = fork();
+    if (child == 0) {
+        for (;;) {
+            if (kill(parent, SIGUSR1) < 0)
+                _exit(0);
+            usleep(100);
+        }
+    }
+    long bad = 0;
+    for (long i = 0; i < iter; i++) {
+        int cloexec = i & 1;
+        int fd = (int)syscall(SYS_open, path, O_RDONLY | (cloexec ? O_CLOEXEC : 0), 0);
+        if (fd != 3 || !!(fcntl(fd, F_GETFD) & FD_CLOEXEC) != cloexec) {
+            if (bad++ < 5)
+                printf("open %ld: fd %d flags %d\n", i, fd, fcntl(fd, F_GETFD));
+        }
+        if (fd >= 0)
+            close(fd);
+    }
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    printf("opens=%ld bad=%ld signals=%s\n", iter, bad, usr1_count > 0 ? "yes" : "no");
+    return bad || !usr1_count ? 1 : 0;
+}
+
+/* A syscall made with rsp near the bottom of a mapping: nothing below it is mapped. */
+static long syscall_on_stack(void *stack_top, long nr, long a0, long a1, long a2)
+{
+    long ret;
+    asm volatile(
+        "mov %%rsp, %%r12\n\t"
+        "mov %[stk], %%rsp\n\t"
+        "syscall\n\t"
+        "mov %%r12, %%rsp\n\t"
+        : "=a"(ret)
+        : "a"(nr), "D"(a0), "S"(a1), "d"(a2), [stk] "r"(stack_top)
+        : "rcx", "r11", "r12", "memory");
+    return ret;
+}
+
+static int cmd_open_lowstack(const char *path)
+{
+    long pg = sysconf(_SC_PAGESIZE);
+    char *m = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED || mprotect(m, pg, PROT_NONE) < 0)
+        return fail();
+    long fd = syscall_on_stack(m + pg + 64, SYS_open, (long)path, O_RDONLY, 0);
+    if (fd < 0) {
+        errno = (int)-fd;
+        return fail();
+    }
+    char buf[64];
+    ssize_t n = read((int)fd, buf, sizeof buf - 1);
+    if (n < 0)
+        return fail();
+    buf[n] = 0;
+    printf("fd=%ld first=%s\n", fd, strtok(buf, "\n"));
+    return 0;
+}
+
+/*
+ * Job control as a parent sees it: a stopped child is reported stopped
+ * (WUNTRACED) and makes no progress, SIGCONT is reported (WCONTINUED) and it runs
+ * again; SIGCHLD's siginfo names the child and its status.
+ */
+static volatile sig_atomic_t chld_code, chld_status, chld_pid;
+static void on_chld(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig; (void)uc;
+    chld_code = si->si_code;
+    chld_status = si->si_status;
+    chld_pid = si->si_pid;
+}
+
+static void sleep_us(long us) /* whole, though SIGCHLD handlers interrupt nanosleep */
+{
+    struct timespec ts = { us / 1000000, (us % 1000000) * 1000 };
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+static int cmd_job_control(void)
+{
+    volatile long *counter = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+                                  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    struct sigaction sa = { .sa_sigaction = on_chld, .sa_flags = SA_SIGINFO | SA_RESTART };
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGCHLD, &sa, NULL);
+    pid_t child = fork();
+    if (child == 0) {
+        for (;;) {
+            (*counter)++;
+            usleep(1000);
+        }
+    }
+    int st;
+    sleep_us(50000);
+    kill(child, SIGSTOP);
+    if (waitpid(child, &st, WUNTRACED) != child || !WIFSTOPPED(st) || WSTOPSIG(st) != SIGSTOP) {
+        printf("stop: status 0x%x\n", st);
+        return 1;
+    }
+    long a = *counter;
+    sleep_us(200000);
+    long b = *counter;
+    kill(child, SIGCONT);
+    if (waitpid(child, &st, WCONTINUED) != child || !WIFCONTINUED(st)) {
+        printf("cont: status 0x%x\n", st);
+        return 1;
+    }
+    sleep_us(100000);
+    long c = *counter;
+    kill(child, SIGTERM);
+    if (waitpid(child, &st, 0) != child || !WIFSIGNALED(st) || WTERMSIG(st) != SIGTERM) {
+        printf("term: status 0x%x\n", st);
+        return 1;
+    }
+    pid_t exiter = fork();
+    if (exiter == 0)
+        _exit(5);
+    waitpid(exiter, &st, 0);
+    printf("stopped_ran=%ld resumed_ran=%ld sigchld_pid_ok=%d code=%d status=%d\n",
+           b - a, c - b, chld_pid == exiter, (int)chld_code, (int)chld_status);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -732,6 +945,14 @@ int main(int argc, char **argv)
         NEED(5, "race-rename PATH_A PATH_B N");
         return cmd_race_rename(argv[2], argv[3], strtol(argv[4], NULL, 0));
     }
+    if (!strcmp(c, "threads-files")) {
+        NEED(5, "threads-files N PATH ITER");
+        return cmd_threads_files(atoi(argv[2]), argv[3], strtol(argv[4], NULL, 0));
+    }
+    if (!strcmp(c, "threads-exec")) { NEED(4, "threads-exec N PATH [ARGS...]"); return cmd_threads_exec(atoi(argv[2]), &argv[3]); }
+    if (!strcmp(c, "open-signals")) { NEED(4, "open-signals PATH ITER"); return cmd_open_signals(argv[2], strtol(argv[3], NULL, 0)); }
+    if (!strcmp(c, "open-lowstack")) { NEED(3, "open-lowstack PATH"); return cmd_open_lowstack(argv[2]); }
+    if (!strcmp(c, "job-control")) return cmd_job_control();
     fprintf(stderr, "rsphelper: unknown subcommand %s\n", c);
     return 2;
 }
