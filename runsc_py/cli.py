@@ -7,6 +7,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 from typing import Callable
 
@@ -150,15 +151,20 @@ def cmd_run(args: argparse.Namespace) -> int:
                                      args.pid_file, args.log, args.log_format, args.debug,
                                      console_socket=_abs(args.console_socket),
                                      foreground=not args.detach, platform=args.platform)
+    # (blocked only now: the sandbox, forked by create, must not inherit the mask)
+    signal.pthread_sigmask(signal.SIG_BLOCK, container.EXEC_SIGNALS)
     try:
         container.start(store, args.id)
+        if not args.detach:  # a signal from the moment the workload runs goes on to it
+            container.forward_signals(lambda sig: container.kill(store, args.id, sig, False))
     except BaseException:
         container.delete(store, args.id, force=True)
         raise
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, container.EXEC_SIGNALS)
     if args.detach:
         return 0
 
-    container.forward_signals(lambda sig: container.kill(store, args.id, sig, False))
     copier = None
     if master is not None:
         from runsc_py import terminal

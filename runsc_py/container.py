@@ -222,7 +222,7 @@ def exec_process(store: StateStore, cid: str, process: dict, pid_file: str | Non
     stdio = [] if parsed.terminal else [0, 1, 2]
     state_dir = store.dir(cid)
 
-    def start() -> tuple[socket.socket, int]:
+    def start() -> tuple[control.ExecWait, int]:
         conn, pid, master = control.open_exec(state_dir, request, stdio)
         if master is not None:
             try:
@@ -233,16 +233,24 @@ def exec_process(store: StateStore, cid: str, process: dict, pid_file: str | Non
                 os.close(master)
         return conn, pid
 
-    def serve(conn: socket.socket, pid: int) -> int:
-        forward_signals(lambda sig: control.call(state_dir, {"op": "kill", "signal": sig,
-                                                             "pid": pid}))
-        return control.wait_exec(conn)
+    def start_forwarding(started: Callable[[], None] = lambda: None) -> control.ExecWait:
+        # a signal that comes before the process's pid is known waits (blocked), then
+        # goes on to it: the caller may signal as soon as the process runs
+        signal.pthread_sigmask(signal.SIG_BLOCK, EXEC_SIGNALS)
+        try:
+            conn, pid = start()
+            started()
+            forward_signals(lambda sig: control.call(state_dir, {"op": "kill", "signal": sig,
+                                                                 "pid": pid}))
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, EXEC_SIGNALS)
+        return conn
 
     if not detach:
-        conn, pid = start()
+        conn = start_forwarding()
         if pid_file:
             _write_atomic(pid_file, str(os.getpid()))
-        return serve(conn, pid)
+        return conn.wait()
 
     ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
     proxy = os.fork()
@@ -251,16 +259,15 @@ def exec_process(store: StateStore, cid: str, process: dict, pid_file: str | Non
         try:
             os.close(ready_r)
             try:
-                conn, pid = start()
+                conn = start_forwarding(lambda: os.write(ready_w, b"OK"))
             except RuntimeFailure as e:
                 os.write(ready_w, f"ERROR {e}".encode())
                 os._exit(1)
-            os.write(ready_w, b"OK")
             os.close(ready_w)
             devnull = os.open(os.devnull, os.O_RDWR)
             for fd in (0, 1, 2):  # the process has them; a reader waits for its EOF only
                 os.dup2(devnull, fd)
-            code = serve(conn, pid)
+            code = conn.wait()
         finally:
             os._exit(code)
     os.close(ready_w)

@@ -96,15 +96,17 @@ def send(conn: socket.socket, reply: dict[str, Any], fd: int | None = None) -> N
 
 
 def open_exec(state_dir: Path, request: dict[str, Any],
-              stdio: list[int]) -> tuple[socket.socket, int, int | None]:
-    """Starts an exec'd process; returns the connection its exit status will come on,
-    its host pid, and the master of its pty if it has a terminal."""
+              stdio: list[int]) -> tuple["ExecWait", int, int | None]:
+    """Starts an exec'd process; returns what waits for its exit status, its host pid,
+    and the master of its pty if it has a terminal."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         _connect(s, state_dir)
         anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", stdio))] if stdio else []
         s.sendmsg([json.dumps(request).encode() + b"\n"], anc)
-        line, fds = receive(s)
+        data, fds = receive(s)
+        # a process that exits at once has its exit line sent right behind the reply
+        line, _, early = data.partition(b"\n")
         reply = json.loads(line or b'{"error": "container not running"}')
     except (FileNotFoundError, ConnectionRefusedError, ConnectionResetError, BrokenPipeError):
         s.close()
@@ -114,18 +116,25 @@ def open_exec(state_dir: Path, request: dict[str, Any],
         for fd in fds:
             os.close(fd)
         raise RuntimeFailure(reply["error"])
-    return s, int(reply["pid"]), fds[0] if fds else None
+    return ExecWait(s, early), int(reply["pid"]), fds[0] if fds else None
 
 
-def wait_exec(conn: socket.socket) -> int:
-    """The exit code of an exec'd process (128+9 if the sandbox went away first)."""
-    line = _read_line(conn)
-    conn.close()
-    return int(json.loads(line)["exit"]) if line else 137
+class ExecWait:
+    """The connection an exec'd process's exit status comes on, with what of it has
+    been read already."""
+
+    def __init__(self, conn: socket.socket, early: bytes) -> None:
+        self.conn = conn
+        self.early = early
+
+    def wait(self) -> int:
+        """The exit code of the process (128+9 if the sandbox went away first)."""
+        line = _read_line(self.conn, self.early)
+        self.conn.close()
+        return int(json.loads(line)["exit"]) if line else 137
 
 
-def _read_line(s: socket.socket) -> bytes:
-    data = b""
+def _read_line(s: socket.socket, data: bytes = b"") -> bytes:
     while not data.endswith(b"\n"):
         try:
             chunk = s.recv(4096)
