@@ -8,7 +8,7 @@ Public API (used by conftest.py, the test modules and report.py):
                                       config.json from `runc spec`, root = the cached rootfs
                                       read-only, a tmpfs on /tmp
     run_one(runtime, args, ...) -> Result
-    run_both(args, ...) -> dict[str, Result]   {"runc": ..., "runsc-py": ...}
+    run_both(args, ...) -> dict[str, Result]   {"runc": ..., "runsc-py": ..., "runsc-py-ptrace": ...}
     diagnose(result) -> list[str]     the interesting lines of a runsc-py sandbox log
 
 The rootfs is built once with debootstrap (from the Debian mirror the machine's apt is
@@ -62,7 +62,9 @@ DEFAULT_CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CA
                 "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
                 "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"]
 
-RUNTIMES = ("runc", "runsc-py")
+# every runsc-py platform is compared with runc
+SANDBOXES = {"runsc-py": "seccomp", "runsc-py-ptrace": "ptrace"}
+RUNTIMES = ("runc", *SANDBOXES)
 RUNSC_PY_CMD = [sys.executable, "-m", "runsc_py"]
 ENV = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
        "HOME=/root", "LANG=C.UTF-8", "TERM=dumb", "PYTHONDONTWRITEBYTECODE=1"]
@@ -279,8 +281,8 @@ def diagnose(log_path: str | os.PathLike | None, limit: int = 200) -> list[str]:
 def _runtime_cmd(runtime: str, root: Path, log_path: Path | None) -> list[str]:
     if runtime == "runc":
         return ["runc", "--root", str(root)]
-    if runtime == "runsc-py":
-        cmd = [*RUNSC_PY_CMD, "--root", str(root)]
+    if runtime in SANDBOXES:
+        cmd = [*RUNSC_PY_CMD, "--root", str(root), "--platform", SANDBOXES[runtime]]
         if log_path is not None:
             cmd += ["--log", str(log_path), "--debug"]
         return cmd
@@ -305,7 +307,7 @@ def run_one(runtime: str, args: Iterable[str], *, timeout: float = 120,
     root.mkdir(mode=0o711)
     bundle = make_bundle(work / "b", args, **bundle_kw)
     log_path = None
-    if runtime == "runsc-py":
+    if runtime in SANDBOXES:
         log_path = log_dir() / f"{cid}.log"
         with contextlib.suppress(FileNotFoundError):
             log_path.unlink()
@@ -351,7 +353,8 @@ def run_one(runtime: str, args: Iterable[str], *, timeout: float = 120,
 
 def run_both(args: Iterable[str], *, parallel: bool = False,
              runtimes: Iterable[str] = RUNTIMES, **kw) -> dict[str, Result]:
-    """Runs the same command under runc and under runsc-py; {runtime: Result}.
+    """Runs the same command under runc and under runsc-py (each platform);
+    {runtime: Result}.
 
     parallel=True runs the two at once (halves the wall time; only for commands that
     are not timing-sensitive)."""
