@@ -1,8 +1,10 @@
 """runsc-py under a private dockerd (its own data-root, exec-root and socket in a temp
 dir; it starts its own containerd) registered with --add-runtime: `docker run --runtime
-runsc-py`, exit codes, output, `docker exec`."""
+runsc-py`, exit codes, output, `docker exec`; and, through daemon.json's runtimeArgs, as
+`runsc-py-ptrace` (`--platform=ptrace`)."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import tempfile
@@ -14,6 +16,8 @@ from _itutil import (Recorder, cleanup_dir, kill_pid, need, pids_with_cmdline_co
                      stop_process, wait_for)
 
 IMAGE = "runsc-py-test/busybox:latest"
+# docker runtime name -> the platform its calls must name
+RUNTIMES = {"runsc-py": None, "runsc-py-ptrace": "--platform=ptrace"}
 
 
 class Docker:
@@ -29,7 +33,9 @@ class Docker:
         self.ids: list[str] = []
 
     def start(self) -> "Docker":
-        (self.dir / "daemon.json").write_text("{}\n")
+        (self.dir / "daemon.json").write_text(json.dumps({"runtimes": {
+            "runsc-py-ptrace": {"path": str(self.recorder.path),
+                                "runtimeArgs": ["--platform=ptrace"]}}}) + "\n")
         cmd = ["dockerd", "--data-root", f"{self.dir}/data", "--exec-root", str(self.exec_root),
                "-H", f"unix://{self.sock}", "--pidfile", f"{self.dir}/docker.pid",
                "--config-file", f"{self.dir}/daemon.json",
@@ -86,18 +92,31 @@ def docker(workdir, recorder, oci_image):
         dk.stop()
 
 
-def test_docker_run_output_and_exit_code(docker):
-    p = docker("run", "--rm", "--runtime", "runsc-py", "--network", "none", IMAGE,
+def _check_platform(docker, runtime: str) -> None:
+    """Every create of this runtime named its platform flag (or none: seccomp)."""
+    flag = RUNTIMES[runtime]
+    creates = [a for a in docker.recorder.argvs() if "create" in a]
+    assert creates, docker.explain("no create call")
+    for argv in creates:
+        assert (flag in argv) if flag else not any(a.startswith("--platform") for a in argv), \
+            docker.explain(f"create argv {argv}")
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_docker_run_output_and_exit_code(docker, runtime):
+    p = docker("run", "--rm", "--runtime", runtime, "--network", "none", IMAGE,
                "sh", "-c", "echo hi; exit 5", check=False)
     assert p.stdout.splitlines() == ["hi"], docker.explain(f"stdout={p.stdout!r} "
                                                           f"stderr={p.stderr!r}")
     assert p.returncode == 5, docker.explain(f"exit {p.returncode} stderr={p.stderr!r}")
     cmds = docker.recorder.commands()
     assert cmds[:2] == ["create", "start"], docker.explain(f"calls {cmds}")
+    _check_platform(docker, runtime)
 
 
-def test_docker_exec_and_kill(docker):
-    p = docker("run", "-d", "--runtime", "runsc-py", "--network", "none", IMAGE,
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_docker_exec_and_kill(docker, runtime):
+    p = docker("run", "-d", "--runtime", runtime, "--network", "none", IMAGE,
                "sleep", "1000")
     cid = p.stdout.strip().splitlines()[-1]
     docker.ids.append(cid)
@@ -117,6 +136,7 @@ def test_docker_exec_and_kill(docker):
     p = docker("wait", cid, timeout=60)
     assert p.stdout.strip() == "137", docker.explain(f"wait: {p.stdout!r}")
     assert "exec" in docker.recorder.commands()
+    _check_platform(docker, runtime)
 
 
 def test_state_dir_paths_as_long_as_dockers(rt, bundle, runtime_root):
