@@ -1,0 +1,43 @@
+"""The ptrace platform's own guarantees (issue 6), checked from the host with python-ptrace:
+while the sentry traces a sandbox task nobody else can (a second tracer is refused, so
+no host process can take over a task's syscalls or registers), and every task of the
+tree, threads included, stays traced through fork, clone and exec."""
+from __future__ import annotations
+
+import errno
+import json
+import os
+
+import pytest
+from ptrace.binding import ptrace_attach
+from ptrace.error import PtraceError
+
+from _lc_util import create, wait_until
+
+HELPER = "/bin/rsphelper"
+
+
+@pytest.mark.parametrize("rt", ["ptrace"], indirect=True)
+def test_no_second_tracer_can_attach_to_a_sandbox_task(rt, bundle, tmp_path):
+    # a shell that forks a threaded child, which execs, and a plain child
+    script = (f"{HELPER} threads-exec 2 {HELPER} pause-forever & "
+              f"{HELPER} pause-forever & wait")
+    rc, _out, err = create(rt, bundle(["/bin/sh", "-c", script]), "c1", tmp_path)
+    assert rc == 0, err.read_text()
+    rt.run("start", "c1", check=True)
+    sentry = rt.state("c1")["pid"]
+
+    def tasks() -> list[int]:
+        pids = json.loads(rt.run("ps", "--format", "json", "c1", check=True).stdout)
+        return [int(t) for p in pids for t in os.listdir(f"/proc/{p}/task")]
+
+    # sh + the exec'd (formerly threaded) helper + the other helper
+    assert wait_until(lambda: len(tasks()) == 3, timeout=10), tasks()
+    for tid in tasks():
+        with open(f"/proc/{tid}/status") as f:
+            tracer = next(int(ln.split()[1]) for ln in f if ln.startswith("TracerPid:"))
+        assert tracer == sentry, (tid, tracer, sentry)
+        with pytest.raises(PtraceError) as e:
+            ptrace_attach(tid)
+        assert e.value.errno == errno.EPERM, (tid, e.value)
+    assert rt.state("c1")["status"] == "running"
