@@ -30,8 +30,10 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO / "tests"))
 
-RUNTIMES = ["native", "runc", "gvisor", "runsc-py"]
-TITLES = {"native": "native", "runc": "runc", "gvisor": "gVisor (ptrace)", "runsc-py": "runsc-py"}
+RUNTIMES = ["native", "runc", "gvisor", "runsc-py", "runsc-py-ptrace"]
+TITLES = {"native": "native", "runc": "runc", "gvisor": "gVisor (ptrace)", "runsc-py": "runsc-py",
+          "runsc-py-ptrace": "runsc-py (ptrace)"}
+SANDBOXES = {"runsc-py": "seccomp", "runsc-py-ptrace": "ptrace"}  # runsc-py, per platform
 
 # row name -> (workload argv with {R} = rootfs prefix and {T} = tmp dir, unit kind)
 #   unit kind: "ns" (ns/op), "mbs" (64 MiB passes: show MB/s), "files" (show files/s)
@@ -205,8 +207,8 @@ class Bench:
             return ["runc", "--root", root]
         if rt == "gvisor":
             return ["runsc", "--root", root, "--network=none", "--platform=ptrace"]
-        if rt == "runsc-py":
-            return RUNSC_PY + ["--root", root]
+        if rt in SANDBOXES:
+            return RUNSC_PY + ["--root", root, "--platform", SANDBOXES[rt]]
         raise ValueError(rt)
 
     def delete(self, rt: str, cid: str) -> None:
@@ -412,7 +414,7 @@ class Bench:
     def cleanup(self) -> None:
         for rt in RUNTIMES:
             root = self.roots.get(rt)
-            if rt != "native" and root and root.exists() and (rt == "runsc-py" or
+            if rt != "native" and root and root.exists() and (rt in SANDBOXES or
                                                                shutil.which(self.cli(rt)[0])):
                 for ent in root.iterdir():  # leftover containers
                     if ent.is_dir() and ent.name.startswith("bench-"):
@@ -471,19 +473,20 @@ def report(res: dict, runtimes: list[str], notes: list[str]) -> tuple[str, dict]
     summary: dict = {"workloads": {}, "latency_ms": {}, "memory_mib": {}, "floor_ns": {}}
     lines = []
     hdr = ["workload"] + [TITLES[rt] for rt in runtimes]
-    pairs = [(o, f"runsc-py / {TITLES[o].split()[0]}") for o in ("runc", "gvisor")
-             if "runsc-py" in runtimes and o in runtimes]
-    hdr += [p[1] for p in pairs]
+    # (sandbox, other, header): each runsc-py platform against runc and gVisor
+    pairs = [(sb, o, f"{TITLES[sb]} / {TITLES[o].split()[0]}") for sb in SANDBOXES
+             for o in ("runc", "gvisor") if sb in runtimes and o in runtimes]
+    hdr += [p[2] for p in pairs]
     lines.append("| " + " | ".join(hdr) + " |")
     lines.append("|" + "---|" * len(hdr))
     kinds = {r[0]: r[2] for r in ROWS}
     for row, per in res["workloads"].items():
         cells = [row] + [_cell(per[rt], kinds[row]) for rt in runtimes]
         srow = {rt: {"ns_per_op": per[rt], "median": _med(per[rt])} for rt in runtimes}
-        for o, _ in pairs:
-            r = pair_ratios(per["runsc-py"], per[o])
+        for sb, o, _ in pairs:
+            r = pair_ratios(per[sb], per[o])
             cells.append(_ratio_cell(r))
-            srow[f"ratio_runsc-py/{o}"] = _med(r)
+            srow[f"ratio_{sb}/{o}"] = _med(r)
         summary["workloads"][row] = srow
         lines.append("| " + " | ".join(cells) + " |")
     if any(res["latency_ms"].get(rt) for rt in runtimes):
@@ -492,8 +495,8 @@ def report(res: dict, runtimes: list[str], notes: list[str]) -> tuple[str, dict]
             v = [x for x in res["latency_ms"][rt] if x is not None]
             cells.append(f"{statistics.median(v):.1f} ms ({min(v):.1f}–{max(v):.1f})" if v else "FAIL")
             summary["latency_ms"][rt] = _med(res["latency_ms"][rt])
-        for o, _ in pairs:
-            r = pair_ratios(res["latency_ms"]["runsc-py"], res["latency_ms"][o])
+        for sb, o, _ in pairs:
+            r = pair_ratios(res["latency_ms"][sb], res["latency_ms"][o])
             cells.append(_ratio_cell(r))
         lines.append("| " + " | ".join(cells) + " |")
     for label, per in res["memory"].items():
@@ -507,8 +510,8 @@ def report(res: dict, runtimes: list[str], notes: list[str]) -> tuple[str, dict]
             else:
                 cells.append(f"{m['total_kib'] / 1024:.1f} MiB" if m else "FAIL")
             summary["memory_mib"][label][rt] = m["total_kib"] / 1024 if m else None
-        for o, _ in pairs:
-            x, y = per.get("runsc-py"), per.get(o)
+        for sb, o, _ in pairs:
+            x, y = per.get(sb), per.get(o)
             cells.append(f"{x['total_kib'] / y['total_kib']:.2f}×" if x and y and y["total_kib"] else "—")
         lines.append("| " + " | ".join(cells) + " |")
     table = "\n".join(lines)
@@ -520,14 +523,14 @@ def report(res: dict, runtimes: list[str], notes: list[str]) -> tuple[str, dict]
             extra.append(f"| {k} | {_cell(v, 'ns')} |")
             summary["floor_ns"][k] = statistics.median(v)
         fl = summary["floor_ns"].get("floor_unpinned")
-        if fl and "runsc-py" in runtimes:
+        for sb in (sb for sb in SANDBOXES if fl and sb in runtimes):
             for row in ("open_close", "stat"):
                 w = summary["workloads"].get(row)
-                if w and w["runsc-py"]["median"] and w.get("native", {}).get("median") is not None:
-                    over = w["runsc-py"]["median"] - w["native"]["median"]
-                    extra.append(f"\nrunsc-py {row}: {_fmt_ns(over)} over native = "
+                if w and w[sb]["median"] and w.get("native", {}).get("median") is not None:
+                    over = w[sb]["median"] - w["native"]["median"]
+                    extra.append(f"\n{TITLES[sb]} {row}: {_fmt_ns(over)} over native = "
                                  f"{over / fl:.2f}× the unpinned floor")
-                    summary["workloads"][row]["runsc-py_overhead_vs_floor"] = over / fl
+                    summary["workloads"][row][f"{sb}_overhead_vs_floor"] = over / fl
     if notes:
         extra.append("\nNotes:\n" + "\n".join(f"- {n}" for n in notes))
     extra.append("\nRatios are time ratios (runsc-py's time / the other's time, per repetition, "
