@@ -342,7 +342,8 @@ def cmd_features(args: argparse.Namespace) -> int:
             "apparmor": {"enabled": False},
             "selinux": {"enabled": False},
         },
-        "annotations": {"io.github.runsc-py.sentry": "seccomp-notify"},
+        "annotations": {"io.github.runsc-py.sentry": "seccomp-notify",
+                        "io.github.runsc-py.platforms": ",".join(PLATFORMS)},
     }, indent=2))
     return 0
 

@@ -7,10 +7,10 @@ import json
 import os
 import re
 import subprocess
+import sys
 import time
 
 from _lc_util import create, wait_until
-from conftest import RUNTIME_CMD
 
 HELPER = "/bin/rsphelper"
 
@@ -115,7 +115,7 @@ def test_kill_stop_and_cont_from_the_host(rt, bundle, tmp_path):
 
 
 def test_unknown_platform_is_a_one_line_error(runtime_root):
-    p = subprocess.run([*RUNTIME_CMD, "--root", str(runtime_root), "--platform", "bogus",
+    p = subprocess.run([sys.executable, "-m", "runsc_py", "--root", str(runtime_root), "--platform", "bogus",
                         "list"], capture_output=True, text=True)
     assert p.returncode != 0
     assert re.search(r"invalid choice: 'bogus'", p.stderr), p.stderr
