@@ -111,6 +111,15 @@ static int is_stop_signal(int sig)
     return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
 }
 
+/* A signal the kernel raised for what the task executed (si_code > 0), not a sent one. */
+static int is_fault(int tid, int sig)
+{
+    siginfo_t si;
+    if (sig != SIGILL && sig != SIGSEGV && sig != SIGBUS && sig != SIGFPE && sig != SIGTRAP)
+        return 0;
+    return ptrace(PTRACE_GETSIGINFO, tid, 0, &si) == 0 && si.si_code > 0;
+}
+
 static void on_stop(int tid, int status)
 {
     int sig = WSTOPSIG(status);
@@ -220,6 +229,14 @@ struct injection {
     int nsignals;
 };
 
+/* The task ran something other than the injected call: it dies (fail closed). */
+static int64_t hijacked(struct injection *in)
+{
+    kill(in->tid, SIGKILL);
+    in->dead = 1;
+    return -ESRCH;
+}
+
 /*
  * Runs one syscall in the task and returns its result. The first replaces the trapped
  * call in the seccomp stop; later ones rewind rip onto the `syscall` instruction from
@@ -262,16 +279,31 @@ static int64_t inject(struct injection *in, long nr, unsigned long a0, unsigned 
         int event = (unsigned)status >> 16;
         if (sig == (SIGTRAP | 0x80)) {
             struct __ptrace_syscall_info info;
-            if (ptrace(PTRACE_GET_SYSCALL_INFO, in->tid, sizeof info, &info) > 0 &&
-                info.op == PTRACE_SYSCALL_INFO_EXIT) {
+            if (ptrace(PTRACE_GET_SYSCALL_INFO, in->tid, sizeof info, &info) <= 0)
+                return hijacked(in);
+            if (info.op == PTRACE_SYSCALL_INFO_EXIT) {
                 in->at_seccomp_stop = 0;
                 return info.exit.rval;
             }
+            /* The entry of a re-executed call must be exactly ours: another thread
+             * may have rewritten the code at rip, and what runs in this task's
+             * context must never include a trapped call the sentry did not see. */
+            if (info.op != PTRACE_SYSCALL_INFO_ENTRY || info.entry.nr != (uint64_t)nr ||
+                info.instruction_pointer != cur_regs.rip || info.entry.args[0] != a0 ||
+                info.entry.args[1] != a1 || info.entry.args[2] != a2)
+                return hijacked(in);
+        } else if (event == PTRACE_EVENT_SECCOMP) {
+            /* every injected call runs natively: a trapped one is not ours */
+            return hijacked(in);
+        } else if (event == 0 && is_fault(in->tid, sig)) {
+            /* a fault on the way to the `syscall` instruction: the code is not ours */
+            return hijacked(in);
         } else if (event == 0 || (event == PTRACE_EVENT_STOP && is_stop_signal(sig))) {
-            if (in->nsignals < 32)
-                in->signals[in->nsignals++] = sig;
+            if (in->nsignals >= 32) /* a flood no real injection sees */
+                return hijacked(in);
+            in->signals[in->nsignals++] = sig;
         }
-        /* syscall entry, a seccomp stop of the injected call (run it), a held signal */
+        /* syscall entry, a held signal, the end of a group stop */
         if (ptrace(PTRACE_SYSCALL, in->tid, 0, 0) < 0) {
             in->dead = 1;
             return -ESRCH;

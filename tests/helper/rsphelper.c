@@ -796,6 +796,57 @@ static int cmd_job_control(void)
     return 0;
 }
 
+/*
+ * An attack on fd installation by syscall injection: trapped opens are made from an
+ * RWX page (`syscall; ret`) while another thread keeps rewriting that `syscall` into
+ * `ud2` and back. Whatever the sentry runs in this task must be its injected calls
+ * only: the task either gets every fd right or is killed; it never crashes the sentry.
+ */
+static volatile unsigned char *hijack_code;
+
+static void *hijack_flipper(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        hijack_code[0] = 0x0f; hijack_code[1] = 0x0b; /* ud2 */
+        hijack_code[0] = 0x0f; hijack_code[1] = 0x05; /* syscall */
+    }
+    return NULL;
+}
+
+static void on_sigill(int sig) { (void)sig; }
+
+static int cmd_hijack_injection(const char *path, long iter)
+{
+    unsigned char *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC,
+                               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (page == MAP_FAILED)
+        return fail();
+    memcpy(page, "\x0f\x05\xc3", 3); /* syscall; ret */
+    hijack_code = page;
+    signal(SIGILL, on_sigill); /* a ud2 the task itself runs is its own business */
+    pthread_t th;
+    if (pthread_create(&th, NULL, hijack_flipper, NULL))
+        return fail();
+    long (*call)(long, long, long, long) = (long (*)(long, long, long, long))(void *)page;
+    long ok = 0;
+    for (long i = 0; i < iter; i++) {
+        long fd;
+        /* rax = nr, then the stub; its ud2 variant faults and the handler returns past
+         * nothing, so retry until a real syscall ran */
+        asm volatile("mov %1, %%rax\n\tmov %2, %%rdi\n\txor %%esi, %%esi\n\t"
+                     "xor %%edx, %%edx\n\tcall *%3"
+                     : "=a"(fd) : "i"(SYS_open), "r"(path), "r"(call)
+                     : "rdi", "rsi", "rdx", "rcx", "r11", "memory");
+        if (fd >= 0) {
+            ok++;
+            close((int)fd);
+        }
+    }
+    printf("survived ok=%ld\n", ok);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -953,6 +1004,10 @@ int main(int argc, char **argv)
     if (!strcmp(c, "open-signals")) { NEED(4, "open-signals PATH ITER"); return cmd_open_signals(argv[2], strtol(argv[3], NULL, 0)); }
     if (!strcmp(c, "open-lowstack")) { NEED(3, "open-lowstack PATH"); return cmd_open_lowstack(argv[2]); }
     if (!strcmp(c, "job-control")) return cmd_job_control();
+    if (!strcmp(c, "hijack-injection")) {
+        NEED(4, "hijack-injection PATH ITER");
+        return cmd_hijack_injection(argv[2], strtol(argv[3], NULL, 0));
+    }
     fprintf(stderr, "rsphelper: unknown subcommand %s\n", c);
     return 2;
 }

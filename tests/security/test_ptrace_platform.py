@@ -1,7 +1,8 @@
 """The ptrace platform's own guarantees (issue 6), checked from the host with python-ptrace:
 while the sentry traces a sandbox task nobody else can (a second tracer is refused, so
 no host process can take over a task's syscalls or registers), and every task of the
-tree, threads included, stays traced through fork, clone and exec."""
+tree, threads included, stays traced through fork, clone and exec; and nothing but the
+sentry's own calls runs in a task while it installs an fd there."""
 from __future__ import annotations
 
 import errno
@@ -41,3 +42,19 @@ def test_no_second_tracer_can_attach_to_a_sandbox_task(rt, bundle, tmp_path):
             ptrace_attach(tid)
         assert e.value.errno == errno.EPERM, (tid, e.value)
     assert rt.state("c1")["status"] == "running"
+
+
+def test_rewriting_the_syscall_instruction_during_fd_installation(rt, bundle):
+    """The ptrace platform installs fds by re-running the task's `syscall` instruction;
+    a thread that keeps rewriting it (to ud2) must not get anything else run in the
+    task's context: the task is killed or served correctly, and the sandbox serves on.
+    (On seccomp there is no injection: the same program simply runs.)"""
+    script = (f"{HELPER} hijack-injection /etc/passwd 3000; echo rc=$?; "
+              f"{HELPER} cat /etc/hostname")
+    p = rt.run("run", "--bundle", bundle(["/bin/sh", "-c", script]), "c1", timeout=120)
+    lines = p.stdout.splitlines()
+    assert p.returncode == 0 and len(lines) >= 2, (p.stdout, p.stderr)
+    assert lines[-2] in ("rc=0", "rc=137"), p.stdout  # served, or killed (fail closed)
+    if lines[-2] == "rc=0":
+        assert lines[-3] == "survived ok=3000", p.stdout
+    assert lines[-1] == "runsc-py", p.stdout  # the sandbox still serves (etc/hostname)
