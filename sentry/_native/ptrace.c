@@ -36,7 +36,6 @@
                        PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL |  \
                        PTRACE_O_TRACESYSGOOD)
 #define SYSCALL_INSN_LEN 2 /* `syscall` (0f 05): rewinding rip by it runs the call again */
-#define RED_ZONE 128
 #define MAX_EXITS 4096
 
 struct trace_call {
@@ -52,12 +51,16 @@ static void sentry_trace(struct trace_call *call);
 static struct user_regs_struct cur_regs;
 static int cur_answered;
 
+static void stub_inherit(int parent, int child);
+static void stub_forget(int tid);
+
 /* Exits seen while waiting for one task (during fd installation), for trace_reap. */
 static int pending_exits[MAX_EXITS][2];
 static int npending;
 
 static void remember_exit(int pid, int status)
 {
+    stub_forget(pid);
     if (npending < MAX_EXITS) {
         pending_exits[npending][0] = pid;
         pending_exits[npending][1] = status;
@@ -140,8 +143,26 @@ static void on_stop(int tid, int status)
         /* a signal-delivery stop (delivered as it came), or a stray syscall stop */
         resume(tid, sig == (SIGTRAP | 0x80) ? 0 : sig);
         return;
+    case PTRACE_EVENT_FORK:
+    case PTRACE_EVENT_VFORK:
+    case PTRACE_EVENT_CLONE: {
+        /* the new task is traced already, and has its parent's fd stub */
+        unsigned long child;
+        if (ptrace(PTRACE_GETEVENTMSG, tid, 0, &child) == 0)
+            stub_inherit(tid, (int)child);
+        resume(tid, 0);
+        return;
+    }
+    case PTRACE_EVENT_EXEC: {
+        /* a new image: no stub; a thread that exec'd took the leader's tid */
+        unsigned long former;
+        if (ptrace(PTRACE_GETEVENTMSG, tid, 0, &former) == 0)
+            stub_forget((int)former);
+        stub_forget(tid);
+        resume(tid, 0);
+        return;
+    }
     default:
-        /* fork, vfork, clone: the new task is traced already; exec */
         resume(tid, 0);
     }
 }
@@ -170,6 +191,7 @@ int trace_reap(int *out, int max)
             on_stop(pid, status);
             continue;
         }
+        stub_forget(pid);
         out[2 * n] = pid;
         out[2 * n + 1] = status;
         n++;
@@ -359,37 +381,188 @@ static int64_t inject6(struct injection *in, long nr, unsigned long a0, unsigned
 }
 
 /*
- * Where the injected calls keep their arguments: below the task's red zone, or, where
- * the stack is not mapped that far down, a page mapped for the purpose.
+ * The fd stub: two pages mapped into a task (and inherited by what it forks) the first
+ * time it needs an fd. The first holds code the sentry runs in the task, the second
+ * the arguments of its calls. One install is two stops (the two int3s) instead of a
+ * stop before and after every injected call.
  */
-#define SCRATCH_SIZE 256
+extern const unsigned char rsp_stub_start[], rsp_stub_seg2[], rsp_stub_end[];
+__asm__(
+    ".pushsection .rodata\n"
+    "rsp_stub_start:\n"
+    "    syscall\n"                 /* socketpair(rdi, rsi, rdx, r10), set by the sentry */
+    "    int3\n"                    /* the sentry takes its end and sends the fd */
+    "rsp_stub_seg2:\n"
+    "    mov $3, %eax\n"            /* close(sv[0]): its number is free again */
+    "    mov %r12d, %edi\n"
+    "    syscall\n"
+    "    mov $47, %eax\n"           /* recvmsg(sv[1], msg, flags): the fd lands there */
+    "    mov %r13d, %edi\n"
+    "    mov %r14, %rsi\n"
+    "    mov %r15d, %edx\n"
+    "    syscall\n"
+    "    mov %rax, %r12\n"
+    "    mov $3, %eax\n"            /* close(sv[1]) */
+    "    mov %r13d, %edi\n"
+    "    syscall\n"
+    "    mov %r12, %rax\n"
+    "    int3\n"
+    "rsp_stub_end:\n"
+    ".popsection\n");
+
+#define PAGE_SIZE_ 4096UL
 #define OFF_SV 0
 #define OFF_MSG 16
 #define OFF_IOV 80
 #define OFF_DATA 96
 #define OFF_CMSG 112
 
-static int scratch_write(int tid, uint64_t base)
+/* Where each traced task has its stub: tid -> address, copied to what it forks. */
+#define STUBS 8192
+static struct { int tid; uint64_t addr; } stubs[STUBS];
+
+static int stub_slot(int tid, int add)
 {
-    struct msghdr m = {
-        .msg_iov = (void *)(base + OFF_IOV), .msg_iovlen = 1,
-        .msg_control = (void *)(base + OFF_CMSG),
-        .msg_controllen = CMSG_SPACE(sizeof(int)),
-    };
-    struct iovec iov = { .iov_base = (void *)(base + OFF_DATA), .iov_len = 1 };
-    char zero[CMSG_SPACE(sizeof(int))] = { 0 };
-    return task_put(tid, base + OFF_MSG, &m, sizeof m) == 0 &&
-           task_put(tid, base + OFF_IOV, &iov, sizeof iov) == 0 &&
-           task_put(tid, base + OFF_CMSG, zero, sizeof zero) == 0 ? 0 : -EFAULT;
+    unsigned h = (unsigned)tid * 2654435761u % STUBS;
+    for (unsigned i = 0; i < STUBS; i++) {
+        unsigned k = (h + i) % STUBS;
+        if (stubs[k].tid == tid || (add && stubs[k].tid <= 0))
+            return (int)k;
+        if (stubs[k].tid == 0)
+            return -1;
+    }
+    return -1;
 }
 
-/* The received fd's number, from the cmsg recvmsg left in the task's scratch. */
-static int64_t received_fd(int tid, uint64_t base)
+static uint64_t stub_get(int tid)
+{
+    int k = stub_slot(tid, 0);
+    return k >= 0 ? stubs[k].addr : 0;
+}
+
+static void stub_set(int tid, uint64_t addr)
+{
+    int k = stub_slot(tid, 0);
+    if (k < 0)
+        k = stub_slot(tid, 1);
+    if (k >= 0) {
+        stubs[k].tid = tid;
+        stubs[k].addr = addr;
+    }
+}
+
+static void stub_forget(int tid)
+{
+    int k = stub_slot(tid, 0);
+    if (k >= 0)
+        stubs[k].tid = -1; /* a tombstone: keeps later probes going */
+}
+
+static void stub_inherit(int parent, int child)
+{
+    uint64_t addr = stub_get(parent);
+    if (addr)
+        stub_set(child, addr);
+    else
+        stub_forget(child);
+}
+
+static int64_t task_get(int tid, uint64_t addr, void *buf, size_t len)
+{
+    struct iovec local = { .iov_base = buf, .iov_len = len };
+    struct iovec remote = { .iov_base = (void *)addr, .iov_len = len };
+    return process_vm_readv(tid, &local, 1, &remote, 1, 0) == (ssize_t)len ? 0 : -EFAULT;
+}
+
+/* The task's stub, checked byte for byte (the task may have unmapped or changed it). */
+static uint64_t stub_find(int tid)
+{
+    size_t len = (size_t)(rsp_stub_end - rsp_stub_start);
+    unsigned char code[64];
+    uint64_t addr = stub_get(tid);
+    if (!addr || len > sizeof code || task_get(tid, addr, code, len) < 0 ||
+        memcmp(code, rsp_stub_start, len) != 0)
+        return 0;
+    return addr;
+}
+
+/* Maps a stub into the task with injected calls (the first replaces the trapped one). */
+static int64_t stub_make(struct injection *in)
+{
+    int64_t addr = inject6(in, SYS_mmap, 0, 2 * PAGE_SIZE_, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS, (unsigned long)-1, 0);
+    if (addr < 0 && addr > -4096)
+        return addr;
+    if (task_put(in->tid, (uint64_t)addr, rsp_stub_start,
+                 (size_t)(rsp_stub_end - rsp_stub_start)) < 0)
+        return -EFAULT;
+    int64_t ret = inject(in, SYS_mprotect, (unsigned long)addr, PAGE_SIZE_,
+                         PROT_READ | PROT_EXEC);
+    if (ret < 0)
+        return ret;
+    stub_set(in->tid, (uint64_t)addr);
+    return addr;
+}
+
+/*
+ * Runs the task from rip with regs r until the stub's int3 at expect_rip; returns the
+ * task's rax there. Anything else the task does on the way (a trapped call, a fault,
+ * a fork) means it is not running the sentry's stub: it is killed.
+ */
+static int64_t stub_run(struct injection *in, struct user_regs_struct *r, uint64_t expect_rip)
+{
+    if (in->dead)
+        return -ESRCH;
+    if (ptrace(PTRACE_SETREGS, in->tid, 0, r) < 0 || ptrace(PTRACE_CONT, in->tid, 0, 0) < 0) {
+        in->dead = 1;
+        return -ESRCH;
+    }
+    in->at_seccomp_stop = 0;
+    for (;;) {
+        int status;
+        pid_t got = waitpid(in->tid, &status, __WALL);
+        if (got < 0) {
+            if (errno == EINTR)
+                continue;
+            in->dead = 1;
+            return -ESRCH;
+        }
+        if (!WIFSTOPPED(status)) {
+            remember_exit(got, status);
+            in->dead = 1;
+            return -ESRCH;
+        }
+        int sig = WSTOPSIG(status);
+        int event = (unsigned)status >> 16;
+        if (event == 0 && sig == SIGTRAP) {
+            struct user_regs_struct at;
+            siginfo_t si;
+            if (ptrace(PTRACE_GETREGS, in->tid, 0, &at) == 0 &&
+                ptrace(PTRACE_GETSIGINFO, in->tid, 0, &si) == 0 &&
+                si.si_code == SI_KERNEL && at.rip == expect_rip)
+                return (int64_t)at.rax;
+        }
+        if (event != 0 && !(event == PTRACE_EVENT_STOP))
+            return hijacked(in); /* a trapped call, fork, clone, exec: not the stub */
+        if (event == 0 && is_fault(in->tid, sig))
+            return hijacked(in);
+        if (event == 0 || is_stop_signal(sig)) {
+            if (in->nsignals >= 32) /* a flood no real install sees */
+                return hijacked(in);
+            in->signals[in->nsignals++] = sig;
+        }
+        if (ptrace(PTRACE_CONT, in->tid, 0, 0) < 0) {
+            in->dead = 1;
+            return -ESRCH;
+        }
+    }
+}
+
+/* The received fd's number, from the cmsg recvmsg left in the stub's data page. */
+static int64_t received_fd(int tid, uint64_t data)
 {
     char buf[CMSG_SPACE(sizeof(int))];
-    struct iovec local = { .iov_base = buf, .iov_len = sizeof buf };
-    struct iovec remote = { .iov_base = (void *)(base + OFF_CMSG), .iov_len = sizeof buf };
-    if (process_vm_readv(tid, &local, 1, &remote, 1, 0) != (ssize_t)sizeof buf)
+    if (task_get(tid, data + OFF_CMSG, buf, sizeof buf) < 0)
         return -EFAULT;
     struct cmsghdr *c = (struct cmsghdr *)buf;
     if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
@@ -400,74 +573,96 @@ static int64_t received_fd(int tid, uint64_t base)
     return fd;
 }
 
+static int data_write(int tid, uint64_t data)
+{
+    struct msghdr m = {
+        .msg_iov = (void *)(data + OFF_IOV), .msg_iovlen = 1,
+        .msg_control = (void *)(data + OFF_CMSG),
+        .msg_controllen = CMSG_SPACE(sizeof(int)),
+    };
+    struct iovec iov = { .iov_base = (void *)(data + OFF_DATA), .iov_len = 1 };
+    char zero[CMSG_SPACE(sizeof(int))] = { 0 };
+    int sv[2] = { -1, -1 };
+    return task_put(tid, data + OFF_SV, sv, sizeof sv) == 0 &&
+           task_put(tid, data + OFF_MSG, &m, sizeof m) == 0 &&
+           task_put(tid, data + OFF_IOV, &iov, sizeof iov) == 0 &&
+           task_put(tid, data + OFF_CMSG, zero, sizeof zero) == 0 ? 0 : -EFAULT;
+}
+
 /*
  * Answers the task's trapped call with a copy of srcfd, at the lowest free number, as
- * ADDFD with SECCOMP_ADDFD_FLAG_SEND would. The task itself runs:
- *   socketpair(AF_UNIX, SOCK_DGRAM|SOCK_CLOEXEC, 0, sv)   (in place of the trapped call)
- *   close(sv[0])          after the sentry took its own copy of sv[0] (pidfd_getfd)
- *                         and sent srcfd over it; sv[0]'s number is free again
+ * ADDFD with SECCOMP_ADDFD_FLAG_SEND would. The task itself runs, in its stub:
+ *   socketpair(AF_UNIX, SOCK_DGRAM|SOCK_CLOEXEC, 0, sv)
+ *   [int3: the sentry takes its own copy of sv[0] (pidfd_getfd) and sends srcfd on it]
+ *   close(sv[0])          sv[0]'s number, the lowest free one, is free again
  *   recvmsg(sv[1], ...)   srcfd lands at the lowest free number: sv[0]'s
  *   close(sv[1])
+ *   [int3: the sentry reads the number from the cmsg and restores the registers]
  * Returns the fd number the task got, or -errno (which the task's call returns).
  */
 int64_t trace_install_fd(int tid, int srcfd, int cloexec)
 {
     struct injection in = { .tid = tid, .at_seccomp_stop = 1 };
-    uint64_t base = (cur_regs.rsp - RED_ZONE - SCRATCH_SIZE) & ~15ULL;
-    int64_t mapped = 0, result;
+    int64_t result;
     cur_answered = 1;
-    if (scratch_write(tid, base) < 0) {
-        mapped = inject6(&in, SYS_mmap, 0, 4096, PROT_READ | PROT_WRITE,
-                         MAP_PRIVATE | MAP_ANONYMOUS, (unsigned long)-1, 0);
-        if (mapped < 0 && mapped > -4096) {
-            result = mapped;
-            mapped = 0;
+    uint64_t stub = stub_find(tid);
+    if (!stub) {
+        int64_t made = stub_make(&in);
+        if (made < 0 && made > -4096) {
+            result = made;
             goto answer;
         }
-        base = (uint64_t)mapped;
-        if (scratch_write(tid, base) < 0) {
-            result = -EFAULT;
-            goto unmap;
-        }
+        stub = (uint64_t)made;
     }
-    result = inject6(&in, SYS_socketpair, AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0,
-                     base + OFF_SV, 0, 0);
-    if (result < 0)
-        goto unmap;
-    int sv[2];
-    struct iovec local = { .iov_base = sv, .iov_len = sizeof sv };
-    struct iovec remote = { .iov_base = (void *)(base + OFF_SV), .iov_len = sizeof sv };
-    if (process_vm_readv(tid, &local, 1, &remote, 1, 0) != (ssize_t)sizeof sv) {
+    uint64_t data = stub + PAGE_SIZE_;
+    size_t seg1_end = (size_t)(rsp_stub_seg2 - rsp_stub_start);
+    size_t end = (size_t)(rsp_stub_end - rsp_stub_start);
+    if (data_write(tid, data) < 0) {
         result = -EFAULT;
-        goto unmap;
+        goto answer;
+    }
+    struct user_regs_struct r = cur_regs;
+    r.orig_rax = (unsigned long long)-1; /* out of the trapped call (or the last injected) */
+    r.rip = stub;
+    r.rax = SYS_socketpair;
+    r.rdi = AF_UNIX;
+    r.rsi = SOCK_DGRAM | SOCK_CLOEXEC;
+    r.rdx = 0;
+    r.r10 = data + OFF_SV;
+    result = stub_run(&in, &r, stub + seg1_end);
+    if (result < 0)
+        goto answer;
+    int sv[2];
+    if (task_get(tid, data + OFF_SV, sv, sizeof sv) < 0) {
+        result = -EFAULT;
+        goto answer;
     }
     int pidfd = task_pidfd(tid);
     int mine = pidfd < 0 ? -1 : (int)syscall(SYS_pidfd_getfd, pidfd, sv[0], 0);
-    result = mine < 0 ? -errno : send_fd(mine, srcfd);
+    int sent = mine < 0 ? -errno : send_fd(mine, srcfd);
     if (pidfd >= 0)
         close(pidfd);
     if (mine >= 0)
         close(mine);
-    inject(&in, SYS_close, (unsigned long)sv[0], 0, 0);
-    if (result == 0) {
-        result = inject(&in, SYS_recvmsg, (unsigned long)sv[1], base + OFF_MSG,
-                        cloexec ? MSG_CMSG_CLOEXEC : 0);
-        if (result >= 0)
-            result = received_fd(tid, base);
-    }
-    inject(&in, SYS_close, (unsigned long)sv[1], 0, 0);
-unmap:
-    if (mapped)
-        inject(&in, SYS_munmap, (unsigned long)mapped, 4096, 0);
+    r.rip = stub + seg1_end;
+    r.r12 = (unsigned)sv[0];
+    r.r13 = (unsigned)sv[1];
+    r.r14 = data + OFF_MSG;
+    r.r15 = cloexec ? MSG_CMSG_CLOEXEC : 0;
+    result = stub_run(&in, &r, stub + end);
+    if (sent < 0)
+        result = sent;
+    else if (result >= 0)
+        result = received_fd(tid, data);
 answer:
     if (in.dead)
         return -ESRCH;
     {
-        struct user_regs_struct r = cur_regs;
-        r.rax = (unsigned long long)result;
-        if (in.at_seccomp_stop)
-            r.orig_rax = (unsigned long long)-1; /* nothing ran: skip the trapped call */
-        ptrace(PTRACE_SETREGS, tid, 0, &r);
+        struct user_regs_struct fin = cur_regs;
+        fin.rax = (unsigned long long)result;
+        /* back after the trapped call, with its result; no syscall restart from here */
+        fin.orig_rax = (unsigned long long)-1;
+        ptrace(PTRACE_SETREGS, tid, 0, &fin);
         resume(tid, 0);
     }
     for (int i = 0; i < in.nsignals; i++)

