@@ -53,6 +53,10 @@ class Op(enum.IntEnum):
     LISTXATTR = 19  # a0=follow a1=size (0: the size only) → names, NUL-terminated
     SETXATTR = 20  # paths path,name; a0=follow a1=flags; the value is the request's data
     REMOVEXATTR = 21  # paths path,name; a0=follow
+    EXEC = 22  # execve's view of a file: a0=follow a1=offset a2=length → struct stat,
+    #            then up to a2 bytes of the file from a1 (a regular file the caller may
+    #            execute; the bytes are read as the kernel reads a program: even when
+    #            the caller may not read it)
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,7 @@ PATH_COUNTS: dict[Op, tuple[int, ...]] = {
 # ops whose second path is a name (or relative, for OPEN), not an absolute path
 _SECOND_IS_NAME = (Op.OPEN, Op.GETXATTR, Op.SETXATTR, Op.REMOVEXATTR)
 MAX_DATA = 64 * 1024 - 4096
+EXEC_MAX_READ = 32 * 1024  # an EXEC reply's bytes: well inside MAX_MESSAGE with its stat
 
 
 class ProtocolError(ValueError):
@@ -128,6 +133,8 @@ def decode_request(data: bytes) -> Request:
         # access(2)'s mode is R_OK|W_OK|X_OK (or F_OK); Linux says EINVAL to anything
         # else, and a huge value would overflow os.access() in the gofer
         raise ProtocolError("bad access mode")
+    if op == Op.EXEC and not (a1 >= 0 and 0 <= a2 <= EXEC_MAX_READ):
+        raise ProtocolError("bad exec read")
     return Request(op, paths, fsuid, fsgid, umask, groups, (a0, a1, a2, a3), caps, value)
 
 
