@@ -22,7 +22,6 @@ MAX_MESSAGE = 64 * 1024
 MAX_PATHS = 2
 MAX_GROUPS = 256
 ALL_CAPS = (1 << 64) - 1
-ACCESS_EXEC = 1  # ACCESS as execve checks: a regular file the caller may execute
 # A reply with errno 0 and this value: the path resolves, through a symlink, to a path
 # that is not in the container tree; the payload is that absolute sandbox path (utf-8),
 # where the sentry restarts resolution over its mount table.
@@ -36,7 +35,7 @@ class Op(enum.IntEnum):
     #           base with a2=RESOLVE_* flags (RESOLVE_IN_ROOT: base is the root)
     STAT = 3  # a0=follow → struct stat
     READLINK = 4  # → target bytes
-    ACCESS = 5  # a0=mode (R_OK|W_OK|X_OK or F_OK), a1=follow, a2=ACCESS_EXEC
+    ACCESS = 5  # a0=mode (R_OK|W_OK|X_OK or F_OK), a1=follow
     MKDIR = 6  # a0=mode
     UNLINK = 7  # a0=is_rmdir
     RENAME = 8  # paths old,new; a0=renameat2 flags

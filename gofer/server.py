@@ -20,7 +20,6 @@ from gofer import creds_native, fs_native
 from gofer.confine import confine_gofer
 from gofer.openat2_native import RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, openat2
 from gofer.protocol import (
-    ACCESS_EXEC,
     ALL_CAPS,
     FIFO,
     REDIRECT,
@@ -139,12 +138,6 @@ class Gofer:
             # access() is checked with the real ids; the fs ids set for this request
             # are the caller's, and faccessat(AT_EACCESS) checks with them.
             link = f"/proc/self/fd/{fd}"
-            if r.a[2] & ACCESS_EXEC:  # execve's check: a symlink (not followed) or
-                mode = os.fstat(fd).st_mode  # anything but a regular file won't load
-                if stat.S_ISLNK(mode):
-                    raise OSError(errno.ELOOP, "exec")
-                if not stat.S_ISREG(mode):
-                    raise OSError(errno.EACCES, "exec")
             if r.a[0] & os.W_OK and os.statvfs(link).f_flag & os.ST_RDONLY:
                 mode = os.fstat(fd).st_mode
                 if stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode):
