@@ -22,7 +22,6 @@ MAX_MESSAGE = 64 * 1024
 MAX_PATHS = 2
 MAX_GROUPS = 256
 ALL_CAPS = (1 << 64) - 1
-ACCESS_EXEC = 1  # ACCESS as execve checks: a regular file the caller may execute
 # A reply with errno 0 and this value: the path resolves, through a symlink, to a path
 # that is not in the container tree; the payload is that absolute sandbox path (utf-8),
 # where the sentry restarts resolution over its mount table.
@@ -36,7 +35,7 @@ class Op(enum.IntEnum):
     #           base with a2=RESOLVE_* flags (RESOLVE_IN_ROOT: base is the root)
     STAT = 3  # a0=follow → struct stat
     READLINK = 4  # → target bytes
-    ACCESS = 5  # a0=mode (R_OK|W_OK|X_OK or F_OK), a1=follow, a2=ACCESS_EXEC
+    ACCESS = 5  # a0=mode (R_OK|W_OK|X_OK or F_OK), a1=follow
     MKDIR = 6  # a0=mode
     UNLINK = 7  # a0=is_rmdir
     RENAME = 8  # paths old,new; a0=renameat2 flags
@@ -53,6 +52,10 @@ class Op(enum.IntEnum):
     LISTXATTR = 19  # a0=follow a1=size (0: the size only) → names, NUL-terminated
     SETXATTR = 20  # paths path,name; a0=follow a1=flags; the value is the request's data
     REMOVEXATTR = 21  # paths path,name; a0=follow
+    EXEC = 22  # execve's view of a file: a0=follow a1=offset a2=length → struct stat,
+    #            then up to a2 bytes of the file from a1 (a regular file the caller may
+    #            execute; the bytes are read as the kernel reads a program: even when
+    #            the caller may not read it)
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,7 @@ PATH_COUNTS: dict[Op, tuple[int, ...]] = {
 # ops whose second path is a name (or relative, for OPEN), not an absolute path
 _SECOND_IS_NAME = (Op.OPEN, Op.GETXATTR, Op.SETXATTR, Op.REMOVEXATTR)
 MAX_DATA = 64 * 1024 - 4096
+EXEC_MAX_READ = 32 * 1024  # an EXEC reply's bytes: well inside MAX_MESSAGE with its stat
 
 
 class ProtocolError(ValueError):
@@ -128,6 +132,8 @@ def decode_request(data: bytes) -> Request:
         # access(2)'s mode is R_OK|W_OK|X_OK (or F_OK); Linux says EINVAL to anything
         # else, and a huge value would overflow os.access() in the gofer
         raise ProtocolError("bad access mode")
+    if op == Op.EXEC and not (a1 >= 0 and 0 <= a2 <= EXEC_MAX_READ):
+        raise ProtocolError("bad exec read")
     return Request(op, paths, fsuid, fsgid, umask, groups, (a0, a1, a2, a3), caps, value)
 
 

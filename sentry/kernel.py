@@ -11,6 +11,7 @@ from sentry.config import SandboxConfig
 from sentry.errors import SyscallError, TaskGone
 from sentry.fs.base import FileSystem
 from sentry.fs.gofer_fs import GoferFS
+from sentry.loader import Loader
 from sentry.syscalls.numbers import SYSCALL_NAMES
 from sentry.syscalls.result import CONTINUE, InstallFd, Result
 from sentry.syscalls.support import Support
@@ -30,6 +31,7 @@ class Kernel:
         self.init_pid = init_pid  # host pid of the container's init
         self._logged: set[str] = set()
         self.creds_cache: dict[int, tuple[int, Creds]] = {}  # tid → (/proc ino, creds)
+        self.loader = Loader()  # execve's verdicts on programs, per file identity
         self.mounts = MountTable(self._build_mounts())
 
     def _build_mounts(self) -> list[Mount]:

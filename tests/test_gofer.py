@@ -295,6 +295,31 @@ def test_mknod(gofer, tree):
     assert not os.path.lexists(tree / "null")
 
 
+def test_exec_checks_and_reads_in_one_request(gofer, tree):
+    """EXEC: execve's check (a regular file the caller may execute), the file's stat
+    and the bytes asked for, read even when the caller may only execute it."""
+    prog = tree / "prog"
+    prog.write_bytes(b"#!/bin/sh\n" + bytes(range(256)) * 200)
+    os.chmod(prog, 0o111)  # execute-only: the kernel still reads it, so must the gofer
+    nobody = dict(fsuid=65534, fsgid=65534, caps=0)
+    _v, payload, fd = gofer.call(Op.EXEC, "/prog", a=(1, 0, 1024), **nobody)
+    assert fd == -1 and payload[STAT.size:] == prog.read_bytes()[:1024]
+    st = STAT.unpack(payload[:STAT.size])
+    assert (st[1], st[8]) == (os.stat(prog).st_ino, os.stat(prog).st_size)
+    # from an offset, and past the end
+    assert gofer.call(Op.EXEC, "/prog", a=(1, 50000, 4096))[1][STAT.size:] == \
+        prog.read_bytes()[50000:]
+    assert gofer.err(Op.EXEC, "/file", a=(1, 0, 64)) == errno.EACCES  # not executable
+    assert gofer.err(Op.EXEC, "/dir", a=(1, 0, 64)) == errno.EACCES  # not a regular file
+    assert gofer.err(Op.EXEC, "/missing", a=(1, 0, 64)) == errno.ENOENT
+    os.symlink("prog", tree / "link")
+    assert gofer.call(Op.EXEC, "/link", a=(1, 0, 2))[1][STAT.size:] == b"#!"
+    assert gofer.err(Op.EXEC, "/link", a=(0, 0, 2)) == errno.ELOOP  # AT_SYMLINK_NOFOLLOW
+    os.chmod(prog, 0o700)  # now only its owner may execute it
+    assert gofer.err(Op.EXEC, "/prog", a=(1, 0, 64), **nobody) == errno.EACCES
+    assert gofer.err(Op.EXEC, "/prog", a=(1, 0, 64 * 1024)) == errno.EINVAL  # too long
+
+
 # -- permissions ---------------------------------------------------------------------------
 def test_creds(gofer, tree):
     secret = tree / "secret"

@@ -53,9 +53,11 @@ class FileSystem:
         """Makes the directory exist where the host kernel will chdir (synthetic
         filesystems materialise it in their skeleton)."""
 
-    def check_exec(self, t: Task, p: Path, follow: bool) -> None:
-        """Refuses to exec: synthetic files exist only in the sentry, and the kernel
-        could not load them."""
+    def read_exec(self, t: Task, p: Path, follow: bool, offset: int,
+                  length: int) -> tuple[bytes, bytes]:
+        """execve's view of p: its struct stat and up to length bytes from offset, if
+        it is a regular file the caller may execute. Refused here: synthetic files
+        exist only in the sentry, and the kernel could not load them."""
         self.stat(t, p, follow)
         raise SyscallError(errno.EACCES)
 

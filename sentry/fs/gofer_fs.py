@@ -5,7 +5,7 @@ import os
 from typing import TYPE_CHECKING
 
 from gofer.client import GoferClient, GoferFifo, GoferRedirect
-from gofer.protocol import ACCESS_EXEC, Op, Request
+from gofer.protocol import EXEC_MAX_READ, STAT, Op, Request
 from sentry.errors import SyscallError
 from sentry.fs.base import FileSystem, KernelOpens, Redirect
 
@@ -53,9 +53,18 @@ class GoferFS(FileSystem):
     def access(self, t: Task, p: Path, mode: int, follow: bool) -> None:
         self.call(t, Op.ACCESS, p.raw, a=(mode, int(follow)))
 
-    def check_exec(self, t: Task, p: Path, follow: bool) -> None:
-        """A regular file the caller may execute (one round trip for execve)."""
-        self.call(t, Op.ACCESS, p.raw, a=(os.X_OK, int(follow), ACCESS_EXEC))
+    def read_exec(self, t: Task, p: Path, follow: bool, offset: int,
+                  length: int) -> tuple[bytes, bytes]:
+        """One round trip: the gofer checks and reads in the same request (reads
+        longer than a reply holds take one more each)."""
+        chunks: list[bytes] = []
+        while True:
+            n = min(length, EXEC_MAX_READ)
+            payload = self.call(t, Op.EXEC, p.raw, a=(int(follow), offset, n))[1]
+            chunks.append(payload[STAT.size:])
+            offset, length = offset + n, length - n
+            if length <= 0 or len(payload) - STAT.size < n:
+                return payload[:STAT.size], b"".join(chunks)
 
     def statfs(self, t: Task, p: Path) -> bytes:
         return self.call(t, Op.STATFS, p.raw)[1]

@@ -13,7 +13,8 @@
  * getcwd), so that tests know exactly which syscall the sandbox saw:
  *   stat -> SYS_stat, lstat -> SYS_lstat, fstat -> SYS_open + SYS_fstat,
  *   statx -> SYS_statx, cat/write/append -> SYS_open, openat-rel -> SYS_openat,
- *   openat2-inroot -> SYS_openat2, getcwd -> SYS_getcwd, chdir -> SYS_chdir.
+ *   openat2-inroot -> SYS_openat2, getcwd -> SYS_getcwd, chdir -> SYS_chdir,
+ *   exec -> SYS_execve, fexec -> SYS_open (O_PATH) + SYS_execveat (AT_EMPTY_PATH).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -63,7 +64,7 @@ static const struct { int num; const char *name; } errtab[] = {
     {ECONNREFUSED, "ECONNREFUSED"}, {ETIMEDOUT, "ETIMEDOUT"},
     {EPROTONOSUPPORT, "EPROTONOSUPPORT"}, {ESTALE, "ESTALE"},
     {EDQUOT, "EDQUOT"},   {ECANCELED, "ECANCELED"}, {EOWNERDEAD, "EOWNERDEAD"},
-    {ENOTCONN, "ENOTCONN"},
+    {ENOTCONN, "ENOTCONN"}, {ELIBBAD, "ELIBBAD"},
 };
 
 static const char *errname(int e)
@@ -1080,6 +1081,15 @@ int main(int argc, char **argv)
         NEED(3, "exec PATH [ARGS...]");
         fflush(stdout);
         execv(argv[2], &argv[2]);
+        return fail();
+    }
+    if (!strcmp(c, "fexec")) {  /* fexecve of an O_PATH fd, as glibc does it */
+        NEED(3, "fexec PATH [ARGS...]");
+        int fd = (int)syscall(SYS_open, argv[2], O_PATH);
+        if (fd < 0)
+            return fail();
+        fflush(stdout);
+        syscall(SYS_execveat, fd, "", &argv[2], environ, AT_EMPTY_PATH);
         return fail();
     }
     if (!strcmp(c, "fork-exit-wait")) { NEED(3, "fork-exit-wait N"); return cmd_fork_exit_wait(atoi(argv[2])); }
