@@ -21,7 +21,6 @@ from gofer.confine import confine_gofer
 from gofer.openat2_native import RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, openat2
 from gofer.protocol import (
     ACCESS_EXEC,
-    ALL_CAPS,
     FIFO,
     REDIRECT,
     REPLY,
@@ -499,8 +498,6 @@ class Gofer:
                 err = errno.EINVAL
             except OSError as e:
                 err = e.errno or errno.EIO
-            finally:
-                creds_native.switch_to(0, 0, (), ALL_CAPS)
             send_message(self.sock, REPLY.pack(err, value) + payload, fd)
             if fd >= 0:
                 os.close(fd)
