@@ -221,7 +221,7 @@ def exec_process(store: StateStore, cid: str, process: dict, pid_file: str | Non
     stdio = [] if parsed.terminal else [0, 1, 2]
     state_dir = store.dir(cid)
 
-    def start() -> tuple[socket.socket, int]:
+    def start() -> tuple[control.ExecConn, int]:
         conn, pid, master = control.open_exec(state_dir, request, stdio)
         if master is not None:
             try:
@@ -232,7 +232,7 @@ def exec_process(store: StateStore, cid: str, process: dict, pid_file: str | Non
                 os.close(master)
         return conn, pid
 
-    def serve(conn: socket.socket, pid: int) -> int:
+    def serve(conn: control.ExecConn, pid: int) -> int:
         forward_signals(lambda sig: control.call(state_dir, {"op": "kill", "signal": sig,
                                                              "pid": pid}))
         return control.wait_exec(conn)

@@ -95,8 +95,17 @@ def send(conn: socket.socket, reply: dict[str, Any], fd: int | None = None) -> N
     conn.sendmsg([json.dumps(reply).encode() + b"\n"], anc)
 
 
+class ExecConn:
+    """The connection an exec'd process's exit status comes on, with what of it came
+    in the same read as the start reply (a process that exits at once: both lines)."""
+
+    def __init__(self, sock: socket.socket, pending: bytes) -> None:
+        self.sock = sock
+        self.pending = pending
+
+
 def open_exec(state_dir: Path, request: dict[str, Any],
-              stdio: list[int]) -> tuple[socket.socket, int, int | None]:
+              stdio: list[int]) -> tuple[ExecConn, int, int | None]:
     """Starts an exec'd process; returns the connection its exit status will come on,
     its host pid, and the master of its pty if it has a terminal."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -104,7 +113,8 @@ def open_exec(state_dir: Path, request: dict[str, Any],
         _connect(s, state_dir)
         anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", stdio))] if stdio else []
         s.sendmsg([json.dumps(request).encode() + b"\n"], anc)
-        line, fds = receive(s)
+        data, fds = receive(s)
+        line, _, pending = data.partition(b"\n")
         reply = json.loads(line or b'{"error": "container not running"}')
     except (FileNotFoundError, ConnectionRefusedError, ConnectionResetError, BrokenPipeError):
         s.close()
@@ -114,13 +124,14 @@ def open_exec(state_dir: Path, request: dict[str, Any],
         for fd in fds:
             os.close(fd)
         raise RuntimeFailure(reply["error"])
-    return s, int(reply["pid"]), fds[0] if fds else None
+    return ExecConn(s, pending), int(reply["pid"]), fds[0] if fds else None
 
 
-def wait_exec(conn: socket.socket) -> int:
+def wait_exec(conn: ExecConn) -> int:
     """The exit code of an exec'd process (128+9 if the sandbox went away first)."""
-    line = _read_line(conn)
-    conn.close()
+    line = conn.pending if conn.pending.endswith(b"\n") else \
+        conn.pending + _read_line(conn.sock)
+    conn.sock.close()
     return int(json.loads(line)["exit"]) if line else 137
 
 
