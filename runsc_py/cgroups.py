@@ -2,10 +2,11 @@
 
 One cgroup per sandbox, named `runsc-py/<cid>` (`runsc-py/<cid>-<hash of --root>` when
 the caller passes the root as `scope`, as the runtime does), in every hierarchy that carries a
-controller we need. The sentry moves itself into it before it forks the gofer and the
-init (`enter`), so the sentry, the gofer and every workload task are charged to the
-same limits: a workload cannot escape a memory limit by making the sentry allocate
-for it, nor a pids limit by making the gofer fork.
+controller we need. The sentry makes it first thing (`prepare`) and moves itself, the
+gofer, the spawner and the init into it before the init may start, so the
+sentry, the gofer and every workload task are charged to the same limits: a workload
+cannot escape a memory limit by making the sentry allocate for it, nor a pids limit by
+making the gofer fork.
 
 Layouts, detected at run time from /proc/self/mountinfo:
   - cgroup v1 (and hybrid): one mount per controller set, e.g. /sys/fs/cgroup/pids,
@@ -605,20 +606,30 @@ def _rmdir(path: str, deadline: float) -> None:
 # --------------------------------------------------------------------------
 # what the sandbox and `delete` call
 
-def enter(cid: str, resources: dict | None,
-          scope: str | os.PathLike | None = None) -> SandboxCgroup | None:
-    """Called by the sandbox process (sentry) first thing, before it forks the gofer or
-    the init: make the cgroup, apply linux.resources, move the caller into it; all it
-    forks inherits it. A cgroup is made even without limits (ps, stats and pause use
-    it). Returns None only when no limit is asked for and this host gives us no
-    cgroups (none mounted, read-only, not delegated): limits that cannot be enforced
-    are a RuntimeFailure, never silently dropped."""
+def prepare(cid: str, resources: dict | None,
+            scope: str | os.PathLike | None = None) -> SandboxCgroup | None:
+    """Called by the sandbox process (sentry) first thing: make the cgroup and apply
+    linux.resources, moving nobody yet (the sentry moves itself, the gofer, the spawner
+    and the init in one burst before the init may start). A cgroup is made
+    even without limits (ps, stats and pause use it). Returns None only when no limit
+    is asked for and this host gives us no cgroups (none mounted, read-only, not
+    delegated): limits that cannot be enforced are a RuntimeFailure, never silently
+    dropped."""
     try:
-        cg = SandboxCgroup.create(cid, resources, scope)
+        return SandboxCgroup.create(cid, resources, scope)
     except RuntimeFailure as e:
         if has_limits(resources):
             raise
         log.warning("no cgroup for %s (no limits asked for): %s", cid, e)
+        return None
+
+
+def enter(cid: str, resources: dict | None,
+          scope: str | os.PathLike | None = None) -> SandboxCgroup | None:
+    """`prepare`, then move the caller into the cgroup's `sandbox` part: all it forks
+    from then on inherits it."""
+    cg = prepare(cid, resources, scope)
+    if cg is None:
         return None
     try:
         cg.part("sandbox").add(os.getpid())
