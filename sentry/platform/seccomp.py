@@ -47,6 +47,9 @@ class SeccompPlatform:
         self.listeners: list[int] = []
 
     def add_listener(self, fd: int) -> None:
+        # the task waits for our answer: its notification may wake us on its own CPU
+        # (Linux 6.6+; older kernels say EINVAL and wake us wherever they do)
+        lib.notif_set_sync_wakeup(fd)
         self.listeners.append(fd)
 
     def serve(self, wake_fds: list[int], timeout_ms: int = -1) -> int:
