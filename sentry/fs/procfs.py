@@ -21,7 +21,11 @@ PROC_SUPER_MAGIC = 0x9FA0
 
 # -- pid namespace -------------------------------------------------------------------
 def _status_fields(hp: int) -> dict[str, str]:
-    raw = host_read(f"/proc/{hp}/status").decode(errors="replace")
+    return _parse_status(host_read(f"/proc/{hp}/status"))
+
+
+def _parse_status(raw_bytes: bytes) -> dict[str, str]:
+    raw = raw_bytes.decode(errors="replace")
     out = {}
     for line in raw.splitlines():
         k, _, v = line.partition(":")
@@ -99,7 +103,7 @@ class PidNS:
     def caller(self, t: Task) -> tuple[int, int]:
         """(sandbox tgid, sandbox tid) of the calling task (t.pid is its host tid)."""
         self._ensure()
-        f = _status_fields(t.pid)
+        f = _parse_status(t.proc_status())
         tgids = f.get("NStgid", f.get("Tgid", "0")).split()
         tids = f.get("NSpid", f.get("Pid", "0")).split()
         lv = self._level
@@ -218,7 +222,7 @@ class ProcFS(SyntheticFS):
     def _caller_host_tgid(self, t: Task, sp: int) -> int:
         """The caller's host tgid if sp is its sandbox tgid, else 0."""
         try:
-            f = _status_fields(t.pid)
+            f = _parse_status(t.proc_status())
             sandbox_tgid = int(f.get("NStgid", "0").split()[self.ns.level])
         except (SyscallError, IndexError, ValueError):
             return 0
