@@ -1,4 +1,5 @@
-"""Builds the sentry's cffi hot path (sentry/_native) with the package."""
+"""Builds the cffi hot paths of the sentry (sentry/_native) and the gofer (gofer/_native)
+with the package."""
 from setuptools import setup
 
-setup(cffi_modules=["sentry/_native/build.py:ffibuilder"])
+setup(cffi_modules=["sentry/_native/build.py:ffibuilder", "gofer/_native/build.py:ffibuilder"])

@@ -159,6 +159,11 @@ class Bench:
         for name, extra in (("workload", ["-pthread"]), ("notify_floor", [])):
             subprocess.run(["gcc", "-O2", "-Wall", "-static", *extra, "-o", str(bindir / name),
                             str(HERE / f"{name}.c")], check=True)
+        # the gofer's C hot path, if this checkout lacks it (setup.py builds it on install;
+        # without it the gofer serves everything in Python)
+        if subprocess.run([sys.executable, "-c", "import gofer._native._fast"], cwd=REPO,
+                          capture_output=True).returncode != 0:
+            subprocess.run([sys.executable, "-m", "gofer._native.build"], cwd=REPO, check=True)
         # bytecode, as `pip install` leaves it: a checkout run with
         # PYTHONDONTWRITEBYTECODE=1 would compile every module on every start (~100 ms)
         subprocess.run([sys.executable, "-m", "compileall", "-q", *(str(REPO / p) for p in

@@ -42,9 +42,16 @@ def _set_effective(effective: int) -> None:
         raise OSError(ctypes.get_errno(), "capset")
 
 
+def running_as(fsuid: int, fsgid: int, groups: tuple[int, ...], caps: int) -> bool:
+    """Whether the last switch_to that completed was to exactly these credentials."""
+    return _permitted is not None and _current == (fsuid, fsgid, tuple(groups),
+                                                   caps & _permitted)
+
+
 def switch_to(fsuid: int, fsgid: int, groups: tuple[int, ...], caps: int) -> None:
     """setgroups/setfsgid/setfsuid, then the caller's effective capabilities (as far
-    as the gofer holds them), skipped when unchanged. A workload root without
+    as the gofer holds them), skipped when unchanged since the last request (the
+    gofer does nothing between requests that needs its own). A workload root without
     CAP_DAC_OVERRIDE thus meets the same permission checks here as in its own kernel."""
     global _current, _permitted
     if _permitted is None:
@@ -52,7 +59,10 @@ def switch_to(fsuid: int, fsgid: int, groups: tuple[int, ...], caps: int) -> Non
     wanted = (fsuid, fsgid, tuple(groups), caps & _permitted)
     if wanted == _current:
         return
-    if _current is not None and _current[3] != _permitted:
+    # unknown until the switch completes: a switch that fails part-way is redone in
+    # full by the next request, whatever it asks for
+    previous, _current = _current, None
+    if previous is None or previous[3] != _permitted:
         _set_effective(_permitted)  # CAP_SETGID/SETUID back, to switch ids at all
     os.setgroups(list(groups))
     _libc.setfsgid(fsgid)

@@ -171,19 +171,25 @@ def pack_statfs(st: os.statvfs_result, fs_type: int) -> bytes:
 TRUNCATED = b"\0"
 
 
+# plain ints: socket's MsgFlag values are enum members, whose `&` costs a microsecond
+_CMSG_SPACE = socket.CMSG_SPACE(4 * 4)
+_MSG_CMSG_CLOEXEC = int(socket.MSG_CMSG_CLOEXEC)
+_MSG_TRUNC = int(socket.MSG_TRUNC)
+
+
 def recv_message(sock: socket.socket) -> tuple[bytes, list[int]]:
+    data, ancdata, flags, _addr = sock.recvmsg(MAX_MESSAGE, _CMSG_SPACE, _MSG_CMSG_CLOEXEC)
     fds = array.array("i")
-    data, ancdata, flags, _addr = sock.recvmsg(
-        MAX_MESSAGE, socket.CMSG_SPACE(4 * fds.itemsize), socket.MSG_CMSG_CLOEXEC
-    )
     for level, kind, cdata in ancdata:
         if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
             fds.frombytes(cdata[: len(cdata) - len(cdata) % fds.itemsize])
-    if flags & socket.MSG_TRUNC:
+    if flags & _MSG_TRUNC:
         return TRUNCATED, list(fds)
     return data, list(fds)
 
 
 def send_message(sock: socket.socket, data: bytes, fd: int) -> None:
-    anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]))] if fd >= 0 else []
-    sock.sendmsg([data], anc)
+    if fd < 0:
+        sock.sendmsg([data])
+    else:
+        sock.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]))])

@@ -18,6 +18,7 @@ from typing import Callable
 
 from gofer import creds_native, fs_native
 from gofer.confine import confine_gofer
+from gofer.fast_native import FastPath
 from gofer.openat2_native import RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, openat2
 from gofer.protocol import (
     ALL_CAPS,
@@ -72,7 +73,9 @@ class Gofer:
     # -- ops: each returns (value, payload, fd-or--1) -------------------------------
     def op_open(self, r: Request) -> tuple[int, bytes, int]:
         flags = r.a[0] & _OPEN_FLAGS
-        mode = r.a[1] & 0o7777 & ~r.umask if flags & (os.O_CREAT | os.O_TMPFILE) else 0
+        # (O_TMPFILE includes O_DIRECTORY: a directory open makes nothing)
+        creates = flags & os.O_CREAT or (flags & os.O_TMPFILE) == os.O_TMPFILE
+        mode = r.a[1] & 0o7777 & ~r.umask if creates else 0
         if len(r.paths) == 2:
             return 0, b"", self._open_from(r.paths[0], r.paths[1], flags, mode, r.a[2])
         fd = self._open_nonblocking_safe(r.paths[0], flags, mode)
@@ -169,8 +172,11 @@ class Gofer:
             # 0111), so the gofer reads it as itself. The O_PATH fd, reopened, is the
             # file just checked: no second resolution of the path.
             creds_native.switch_to(0, 0, (), ALL_CAPS)
-            rfd = openat2(fs_native.AT_FDCWD, link,
-                          os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+            try:
+                rfd = openat2(fs_native.AT_FDCWD, link,
+                              os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+            finally:  # back to the caller's: the next request may find them in place
+                creds_native.switch_to(r.fsuid, r.fsgid, r.groups, r.caps)
         finally:
             os.close(fd)
         try:
@@ -490,17 +496,25 @@ class Gofer:
             op: getattr(self, f"op_{op.name.lower()}") for op in Op
             if hasattr(self, f"op_{op.name.lower()}")
         }
+        # STAT and OPEN of one path in C, when the gofer runs with the caller's
+        # credentials already (gofer/fast_native.py); everything else here
+        fast = FastPath(self.sock, self.root, _OPEN_FLAGS, IN_ROOT) \
+            if FastPath.available() and not test_forbidden else None
         while True:
             try:
-                data, fds = recv_message(self.sock)
+                if fast is not None:
+                    data = fast.next()
+                else:
+                    data, fds = recv_message(self.sock)
+                    for fd in fds:
+                        os.close(fd)
             except ConnectionError:
                 return
             if not data:
                 return  # the sentry is gone: so is the sandbox
-            for fd in fds:
-                os.close(fd)
             value, payload, fd = 0, b"", -1
             err = 0
+            req = None
             try:
                 req = decode_request(data)
                 if req.op == Op.SHUTDOWN:
@@ -508,6 +522,8 @@ class Gofer:
                 handler = handlers.get(req.op)
                 if handler is None:
                     raise ProtocolError(f"unsupported op {req.op}")
+                if fast is not None:
+                    fast.forget_creds()  # (a switch that fails part-way leaves others)
                 creds_native.switch_to(req.fsuid, req.fsgid, req.groups, req.caps)
                 try:
                     value, payload, fd = handler(req)
@@ -524,8 +540,11 @@ class Gofer:
                 err = errno.EINVAL
             except OSError as e:
                 err = e.errno or errno.EIO
-            finally:
-                creds_native.switch_to(0, 0, (), ALL_CAPS)
+            if fast is not None and req is not None and \
+                    creds_native.running_as(req.fsuid, req.fsgid, req.groups, req.caps):
+                # the C path answers the next request itself only if it comes with the
+                # credentials the gofer really holds now (a handler may switch; EXEC does)
+                fast.set_creds(req.fsuid, req.fsgid, req.groups, req.caps)
             send_message(self.sock, REPLY.pack(err, value) + payload, fd)
             if fd >= 0:
                 os.close(fd)

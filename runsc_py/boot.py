@@ -15,9 +15,10 @@ import logging
 import os
 import signal
 import socket
+import threading
 import time
 from pathlib import Path
-from typing import Callable, NoReturn
+from typing import TYPE_CHECKING, Callable, NoReturn
 
 from runsc_py import control, namespaces, terminal
 from sentry.platform import linux_native as ln
@@ -26,6 +27,9 @@ from runsc_py.spec import Spec
 from runsc_py.state import exit_code
 from sentry.config import MountSpec, SandboxConfig
 from sentry.confine import confine_sentry
+
+if TYPE_CHECKING:
+    from runsc_py.cgroups import SandboxCgroup
 
 log = logging.getLogger("runsc-py.sentry")
 
@@ -108,6 +112,59 @@ def _start_gofer(cid: str) -> tuple[int, socket.socket]:
     return pid, sentry_end
 
 
+class _Background(threading.Thread):
+    """fn(*args) in a thread of its own; result() joins it and raises what it raised."""
+
+    def __init__(self, fn: Callable[..., object], *args: object) -> None:
+        super().__init__(daemon=True)
+        self._call = (fn, args)
+        self._error: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        fn, args = self._call
+        try:
+            fn(*args)
+        except BaseException as e:  # noqa: BLE001 - re-raised by result()
+            self._error = e
+
+    def result(self) -> None:
+        self.join()
+        if self._error is not None:
+            raise self._error
+
+
+class _Handoff:
+    """One int from one thread to another: the first put() is the value get() returns."""
+
+    def __init__(self) -> None:
+        self._value = 0
+        self._set = threading.Event()
+
+    def put(self, value: int) -> None:
+        if not self._set.is_set():
+            self._value = value
+            self._set.set()
+
+    def get(self) -> int:
+        self._set.wait()
+        return self._value
+
+
+def _move_in(cgroup: SandboxCgroup, sandbox: list[int], init_pid: _Handoff) -> None:
+    """The sandbox's own processes into its cgroup's `sandbox` part, then the init
+    (once forked; 0: never) into `workload`, in one burst: the host makes the first move
+    of a burst wait for an RCU grace period (the cgroup_threadgroup_rwsem write side,
+    ~10 ms here) and lets the moves right after it through at once. In a thread, so
+    that the wait overlaps the init building the container tree."""
+    part = cgroup.part("sandbox")
+    for pid in sandbox:
+        part.add(pid)
+    pid = init_pid.get()
+    if pid:
+        cgroup.part("workload").add(pid)
+
+
 class Sandbox:
     def __init__(self, spec: Spec, cid: str, state_dir: Path, config: SandboxConfig,
                  console_socket: str | None = None) -> None:
@@ -128,10 +185,7 @@ class Sandbox:
 
     def create(self) -> None:
         """Everything up to the init waiting for `start`. Raises RuntimeFailure."""
-        from gofer.client import GoferClient
         from runsc_py import init as container_init
-        from runsc_py.errors import RuntimeFailure
-        from sentry.kernel import Kernel
         from sentry import platform as platforms
 
         ln.prctl(ln.PR_SET_CHILD_SUBREAPER, 1)
@@ -139,23 +193,44 @@ class Sandbox:
         skeleton, devpts = _make_sentry_fs(self.state_dir)
         self.gofer_pid, gofer_sock = _start_gofer(self.cid)
         self.spawner = Spawner.start(self.spec, skeleton, self.cid, self.config.platform)
-        self._enter_pid_namespace()
-        program = platforms.filter_program(self.config.platform)
-        self.platform = platforms.make(self.config.platform)
-        master = slave = None
-        if self.spec.process.terminal:
-            master, slave = terminal.open_pty(devpts)
-            os.fchown(slave, self.spec.process.uid, self.spec.process.gid)
-        sentry_end, init_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         me = os.getpid()
-        pid = os.fork()
-        if pid == 0:
-            sentry_end.close()
-            container_init.run(self.spec, self.spec.process, init_end, skeleton, me,
-                               program, self.platform.needs_listener,
-                               new_container=True, tty_slave=slave)
-        init_end.close()
-        self._into_workload_cgroup(pid)
+        init_pid = _Handoff()
+        # started before the sentry enters the new pid namespace (no threads after that)
+        moving = _Background(_move_in, self.cgroup, [me, self.gofer_pid, self.spawner.pid],
+                             init_pid) if self.cgroup is not None else None
+        try:
+            self._enter_pid_namespace()
+            program = platforms.filter_program(self.config.platform)
+            self.platform = platforms.make(self.config.platform)
+            master = slave = None
+            if self.spec.process.terminal:
+                master, slave = terminal.open_pty(devpts)
+                os.fchown(slave, self.spec.process.uid, self.spec.process.gid)
+            sentry_end, init_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            pid = os.fork()
+            if pid == 0:
+                sentry_end.close()
+                container_init.run(self.spec, self.spec.process, init_end, skeleton, me,
+                                   program, self.platform.needs_listener,
+                                   new_container=True, tty_slave=slave)
+            init_end.close()
+            init_pid.put(pid)
+            self._finish_create(pid, sentry_end, gofer_sock, skeleton, devpts, master, slave,
+                                moving)
+        finally:
+            if moving is not None:
+                init_pid.put(0)  # (if the init was never forked)
+                moving.join()
+
+    def _finish_create(self, pid: int, sentry_end: socket.socket,
+                       gofer_sock: socket.socket, skeleton: str, devpts: str,
+                       master: int | None, slave: int | None,
+                       moving: _Background | None) -> None:
+        """create()'s second half: from the forked init to the confined sentry."""
+        from gofer.client import GoferClient
+        from runsc_py.errors import RuntimeFailure
+        from sentry.kernel import Kernel
+
         if slave is not None:
             os.close(slave)
         # The init has the caller's stdio now; the sentry keeping them open would keep
@@ -202,6 +277,8 @@ class Sandbox:
                     os.close(master)
             else:
                 self.tty_master = master
+        if moving is not None:
+            moving.result()  # the init waits for START: it has run nothing of the workload's
         # from here on the sentry only serves: no exec, no mounts, no host files
         self.spawner.bind(self.init_pid)
         confine_sentry(str(self.state_dir), str(Path(skeleton).parent),
@@ -457,8 +534,9 @@ def boot(spec: Spec, cid: str, state_dir: Path, ready: socket.socket, config: Sa
     profile_path = os.environ.get("RUNSC_PY_SENTRY_PROFILE")
     profile_file = open(profile_path, "wb") if profile_path else None  # noqa: SIM115
     try:
-        # first of all: the sentry, and all it forks, inside the sandbox's limits
-        sandbox.cgroup = cgroups.enter(cid, spec.resources, scope=state_dir.parent)
+        # first of all: the sandbox's limits (its processes move in before the init
+        # may start: Sandbox.create)
+        sandbox.cgroup = cgroups.prepare(cid, spec.resources, scope=state_dir.parent)
         sandbox.create()
     except (RuntimeFailure, OSError) as e:
         if sandbox.cgroup is not None:

@@ -40,7 +40,7 @@ class Creds:
 class Task:
     """One notification's caller: host pid, syscall number and raw arguments."""
 
-    __slots__ = ("kernel", "pid", "nr", "args", "_still_valid", "_creds")
+    __slots__ = ("kernel", "pid", "nr", "args", "_still_valid", "_creds", "_status")
 
     def __init__(
         self,
@@ -56,6 +56,7 @@ class Task:
         self.args = args
         self._still_valid = still_valid
         self._creds: Creds | None = None
+        self._status: bytes | None = None
 
     # -- arguments -------------------------------------------------------------------
     def check_valid(self) -> None:
@@ -125,6 +126,17 @@ class Task:
             raise SyscallError(errno.ENOTDIR)
         return path
 
+    def proc_status(self) -> bytes:
+        """The caller's /proc/<tid>/status, read once per notification: its credentials
+        and /proc/self's answers come from the same read."""
+        if self._status is None:
+            try:
+                with open(self._proc("status"), "rb") as f:
+                    self._status = f.read()
+            except OSError:
+                raise TaskGone() from None
+        return self._status
+
     def creds(self) -> Creds:
         """The caller's credentials. Cached per thread (they are per thread in Linux)
         and keyed by its /proc/<tid> inode, which a recycled tid does not share; every
@@ -138,23 +150,19 @@ class Task:
             if cached is not None and cached[0] == ino:
                 self._creds = cached[1]
             else:
-                self._creds = _read_creds(self.pid)
+                self._creds = _parse_creds(self.proc_status())
                 self.kernel.creds_cache[self.pid] = (ino, self._creds)
         return self._creds
 
     def forget_creds(self) -> None:
         self.kernel.creds_cache.pop(self.pid, None)
+        self._status = None
 
 
 _STATUS_FIELDS = re.compile(rb"^(Umask|Uid|Gid|Groups|CapEff):[ \t]*(.*)$", re.M)
 
 
-def _read_creds(pid: int) -> Creds:
-    try:
-        with open(f"/proc/{pid}/status", "rb") as f:
-            raw = f.read()
-    except OSError:
-        raise TaskGone() from None
+def _parse_creds(raw: bytes) -> Creds:
     fields = {k.decode(): v.decode() for k, v in _STATUS_FIELDS.findall(raw)}
     uids = fields["Uid"].split()
     gids = fields["Gid"].split()

@@ -68,6 +68,8 @@ class MountTable:
         """A path that enters a synthetic filesystem and then has a "..": that
         filesystem resolves the rest, since its symlinks (/proc/self/cwd) decide where
         ".." leads, which the lexical form cannot know."""
+        if ".." not in raw:  # (the common case, without splitting)
+            return None
         comps = [c for c in raw.split("/") if c and c != "."]
         if ".." not in comps:
             return None

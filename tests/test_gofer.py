@@ -145,6 +145,59 @@ def test_open_stat_readlink_access(gofer, tree):
     assert gofer.err(Op.STAT, "/missing", a=(1,)) == errno.ENOENT
 
 
+def test_fast_path_answers_as_python(gofer, tree):
+    """STAT and OPEN of one path are served in C once the gofer runs with the caller's
+    credentials (gofer/_native/fast.c): each request here goes twice, first with new
+    credentials (so Python serves it), then with the same (C, when built). Same answers."""
+    os.mkfifo(tree / "fifo")
+    (tree / "secret").write_text("s")
+    os.chmod(tree / "secret", 0o600)
+    (tree / "w").mkdir(mode=0o777)
+    os.chmod(tree / "w", 0o777)
+    cases = [
+        (Op.STAT, "/file", (1,)), (Op.STAT, "/rel", (0,)), (Op.STAT, "/rel", (1,)),
+        (Op.STAT, "/up/etc/hostname", (1,)), (Op.STAT, "/missing", (1,)),
+        (Op.STAT, "/file/x", (1,)), (Op.STAT, "/mtab", (1,)), (Op.STAT, "/", (1,)),
+        (Op.OPEN, "/file", (os.O_RDONLY,)), (Op.OPEN, "/esc/hostname", (os.O_RDONLY,)),
+        (Op.OPEN, "/dir", (os.O_RDONLY | os.O_DIRECTORY, 0o755)),
+        (Op.OPEN, "/file", (os.O_RDONLY | os.O_DIRECTORY,)),
+        (Op.OPEN, "/rel", (os.O_RDONLY | os.O_NOFOLLOW,)), (Op.OPEN, "/rel", (os.O_PATH,)),
+        (Op.OPEN, "/fifo", (os.O_RDONLY,)), (Op.OPEN, "/fifo", (os.O_RDONLY | os.O_NONBLOCK,)),
+        (Op.OPEN, "/missing", (os.O_RDONLY,)), (Op.OPEN, "/abs", (os.O_RDONLY,)),
+        (Op.OPEN, "/secret", (os.O_RDONLY,)),
+        (Op.OPEN, "/w/made", (os.O_WRONLY | os.O_CREAT, 0o666)),
+    ]
+
+    def answer(op: Op, path: str, a: tuple[int, ...], uid: int, groups: tuple[int, ...]):
+        try:
+            value, payload, fd = gofer.call(op, path, a=a, fsuid=uid, fsgid=uid, umask=0o027,
+                                            groups=groups, caps=0)
+        except GoferError as e:
+            return ("errno", e.errno)
+        except (GoferRedirect, GoferFifo) as e:
+            return (type(e).__name__, str(e))
+        if fd < 0:
+            return ("value", value, payload)
+        try:
+            st = os.fstat(fd)
+            return ("fd", st.st_ino, os.get_blocking(fd), fcntl_flags(fd) & os.O_ACCMODE)
+        finally:
+            os.close(fd)
+
+    for i, (op, path, a) in enumerate(cases):
+        uid = 1000 + i % 2  # 1001 may not read /secret (root's, 0600) without caps
+        first = answer(op, path, a, uid, (i + 7,))
+        again = answer(op, path, a, uid, (i + 7,))
+        assert first == again, (op.name, path, a)
+    assert stat.S_IMODE(os.stat(tree / "w" / "made").st_mode) == 0o640  # umask 027 applied
+
+
+def fcntl_flags(fd: int) -> int:
+    import fcntl  # noqa: PLC0415
+
+    return fcntl.fcntl(fd, fcntl.F_GETFL)
+
+
 def test_escapes_stay_in_root(gofer, tree):
     for path in ("/../../etc/hostname", "/esc/hostname", "/up/etc/hostname",
                  "/up/up/etc/hostname", "/dir/../../../etc/hostname"):

@@ -46,6 +46,9 @@ class SeccompPlatform:
     def add_task(self, pid: int, listener: int | None) -> None:
         """A new task tree (the init, an exec'd process) under its own filter."""
         assert listener is not None
+        # the task waits for our answer: its notification may wake us on its own CPU
+        # (Linux 6.6+; older kernels say EINVAL and wake us wherever they do)
+        lib.notif_set_sync_wakeup(listener)
         self.listeners.append(listener)
 
     def serve(self, wake_fds: list[int], timeout_ms: int = -1) -> int:

@@ -1,0 +1,1 @@
+"""The gofer's cffi hot path (C source + build script)."""
