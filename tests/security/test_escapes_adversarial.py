@@ -562,3 +562,19 @@ def test_mount_destination_symlink_stays_in_rootfs(rt, bundle, tmp_path, kind):
     # the host's /etc entries are not listed inside
     host_etc_only = set(os.listdir("/etc")) - set(os.listdir(rootfs / "etc")) - {tok}
     assert not (set(p.stdout.split()) & host_etc_only), out_of(p)
+
+
+def test_an_exec_does_not_leave_the_gofer_reading_as_root(rt, bundle):
+    """execve's check has the gofer read the program as itself (the kernel loads
+    programs the caller may only execute); the stat and open that follow, as an
+    unprivileged user, must still be refused a root-only file (and its directory)."""
+    b = bundle(["/bin/sh", "-c",
+                "for i in 1 2 3; do "
+                "/bin/rsphelper cat /root/secret; /bin/rsphelper stat /root/secret; done"],
+               user=(1000, 1000))
+    root = b / "rootfs" / "root"
+    (root / "secret").write_text("top secret\n")
+    os.chmod(root / "secret", 0o600)
+    p = rt.run("run", "--bundle", b, "c1", timeout=60)
+    assert "top secret" not in p.stdout, p.stdout
+    assert p.stdout.split() == ["ERR", "EACCES", "13"] * 6, (p.stdout, p.stderr)
