@@ -300,7 +300,9 @@ class Sandbox:
     # -- running -----------------------------------------------------------------------
     def serve(self) -> NoReturn:
         wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        signal.set_wakeup_fd(wake_w)
+        # a full pipe already wakes the loop: no "buffer full" report, which Python
+        # makes from inside its signal handler with a lock the interrupted code may hold
+        signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
         signal.signal(signal.SIGCHLD, lambda *_: None)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, lambda *_: None)

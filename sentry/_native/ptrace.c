@@ -168,41 +168,52 @@ static void on_stop(int tid, int status)
 }
 
 /*
- * Handles every stop that is ready and returns the exits seen (pid, wait status) in
- * out, at most max of them. Also what the seccomp platform reaps children with.
+ * Handles the stops that are ready, at most budget of them (so that a busy workload,
+ * always with another stop ready, cannot keep the sentry from its other fds); exits
+ * seen on the way wait in pending_exits. Returns 1 when the budget ran out.
  */
-int trace_reap(int *out, int max)
+#define STOP_BUDGET 64
+
+static int handle_stops(int budget)
 {
-    int n = 0;
-    while (npending > 0 && n < max) {
-        npending--;
-        out[2 * n] = pending_exits[npending][0];
-        out[2 * n + 1] = pending_exits[npending][1];
-        n++;
-    }
-    while (n < max) {
+    for (int handled = 0; handled < budget;) {
         int status;
         pid_t pid = waitpid(-1, &status, WNOHANG | __WALL);
         if (pid < 0 && errno == EINTR)
             continue;
         if (pid <= 0)
-            break;
+            return 0;
         if (WIFSTOPPED(status)) {
             on_stop(pid, status);
-            continue;
+            handled++;
+        } else {
+            remember_exit(pid, status);
         }
-        stub_forget(pid);
-        out[2 * n] = pid;
-        out[2 * n + 1] = status;
-        n++;
     }
+    return 1;
+}
+
+/*
+ * The exits (pid, wait status) that are ready, at most max, after handling the stops
+ * that are (a budget of them). Also what the seccomp platform reaps children with.
+ */
+int trace_reap(int *out, int max)
+{
+    handle_stops(STOP_BUDGET);
+    int n = 0;
+    for (; n < max && n < npending; n++) {
+        out[2 * n] = pending_exits[n][0];
+        out[2 * n + 1] = pending_exits[n][1];
+    }
+    memmove(pending_exits, pending_exits + n, (size_t)(npending - n) * sizeof pending_exits[0]);
+    npending -= n;
     return n;
 }
 
 /*
  * Serves tracee stops until a wake fd needs the caller: returns its index, with the
  * signal pipe (Python's wakeup fd, one byte per signal number) at sigpipe, reported
- * only for a signal other than SIGCHLD or when exits are waiting for trace_reap.
+ * for a signal other than SIGCHLD or when exits are waiting for trace_reap.
  */
 int trace_serve(const int *wake, int nwake, int sigpipe, int timeout_ms)
 {
@@ -212,14 +223,21 @@ int trace_serve(const int *wake, int nwake, int sigpipe, int timeout_ms)
     for (int i = 0; i < nwake; i++)
         pfds[i] = (struct pollfd){ .fd = wake[i], .events = POLLIN };
     for (;;) {
-        int ready = poll(pfds, nwake, timeout_ms);
+        /* stops first: their SIGCHLD may have been read from the pipe already */
+        int more = handle_stops(STOP_BUDGET);
+        if (npending > 0)
+            return sigpipe;
+        int ready = poll(pfds, nwake, more ? 0 : timeout_ms);
         if (ready < 0) {
             if (errno == EINTR)
                 continue;
             return -errno;
         }
-        if (ready == 0)
+        if (ready == 0) {
+            if (more)
+                continue;
             return -ETIMEDOUT;
+        }
         for (int i = 0; i < nwake; i++) {
             if (!pfds[i].revents)
                 continue;
@@ -231,11 +249,7 @@ int trace_serve(const int *wake, int nwake, int sigpipe, int timeout_ms)
             while ((got = read(wake[i], sigs, sizeof sigs)) > 0)
                 for (ssize_t k = 0; k < got; k++)
                     other |= sigs[k] != SIGCHLD;
-            int exits[2 * 8];
-            int n = trace_reap(exits, 8);
-            for (int k = n - 1; k >= 0; k--) /* back in order for the caller's reap */
-                remember_exit(exits[2 * k], exits[2 * k + 1]);
-            if (other || npending > 0)
+            if (other)
                 return i;
         }
     }
