@@ -265,6 +265,41 @@ struct injection {
     int nsignals;
 };
 
+/* Sets the task's registers and resumes it (PTRACE_SYSCALL or PTRACE_CONT). */
+static int set_and_resume(struct injection *in, struct user_regs_struct *r, int request)
+{
+    if (ptrace(PTRACE_SETREGS, in->tid, 0, r) < 0 || ptrace(request, in->tid, 0, 0) < 0) {
+        in->dead = 1;
+        return -ESRCH;
+    }
+    return 0;
+}
+
+/* The task's next stop (0, *status), or -ESRCH once it has ended (its exit kept). */
+static int next_stop(struct injection *in, int *status)
+{
+    for (;;) {
+        pid_t got = waitpid(in->tid, status, __WALL);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got > 0 && WIFSTOPPED(*status))
+            return 0;
+        if (got > 0)
+            remember_exit(got, *status);
+        in->dead = 1;
+        return -ESRCH;
+    }
+}
+
+/* A signal that arrived meanwhile: sent again once done (a flood means no real install). */
+static int hold_signal(struct injection *in, int sig)
+{
+    if (in->nsignals >= 32)
+        return -1;
+    in->signals[in->nsignals++] = sig;
+    return 0;
+}
+
 /* The task ran something other than the injected call: it dies (fail closed). */
 static int64_t hijacked(struct injection *in)
 {
@@ -292,25 +327,12 @@ static int64_t inject(struct injection *in, long nr, unsigned long a0, unsigned 
     r.rdx = a2;
     if (!in->at_seccomp_stop)
         r.rip = cur_regs.rip - SYSCALL_INSN_LEN;
-    if (ptrace(PTRACE_SETREGS, in->tid, 0, &r) < 0 ||
-        ptrace(PTRACE_SYSCALL, in->tid, 0, 0) < 0) {
-        in->dead = 1;
+    if (set_and_resume(in, &r, PTRACE_SYSCALL) < 0)
         return -ESRCH;
-    }
     for (;;) {
         int status;
-        pid_t got = waitpid(in->tid, &status, __WALL);
-        if (got < 0) {
-            if (errno == EINTR)
-                continue;
-            in->dead = 1;
+        if (next_stop(in, &status) < 0)
             return -ESRCH;
-        }
-        if (!WIFSTOPPED(status)) {
-            remember_exit(got, status);
-            in->dead = 1;
-            return -ESRCH;
-        }
         int sig = WSTOPSIG(status);
         int event = (unsigned)status >> 16;
         if (sig == (SIGTRAP | 0x80)) {
@@ -335,9 +357,8 @@ static int64_t inject(struct injection *in, long nr, unsigned long a0, unsigned 
             /* a fault on the way to the `syscall` instruction: the code is not ours */
             return hijacked(in);
         } else if (event == 0 || (event == PTRACE_EVENT_STOP && is_stop_signal(sig))) {
-            if (in->nsignals >= 32) /* a flood no real injection sees */
+            if (hold_signal(in, sig) < 0)
                 return hijacked(in);
-            in->signals[in->nsignals++] = sig;
         }
         /* syscall entry, a held signal, the end of a group stop */
         if (ptrace(PTRACE_SYSCALL, in->tid, 0, 0) < 0) {
@@ -527,25 +548,13 @@ static int64_t stub_run(struct injection *in, struct user_regs_struct *r, uint64
 {
     if (in->dead)
         return -ESRCH;
-    if (ptrace(PTRACE_SETREGS, in->tid, 0, r) < 0 || ptrace(PTRACE_CONT, in->tid, 0, 0) < 0) {
-        in->dead = 1;
+    if (set_and_resume(in, r, PTRACE_CONT) < 0)
         return -ESRCH;
-    }
     in->at_seccomp_stop = 0;
     for (;;) {
         int status;
-        pid_t got = waitpid(in->tid, &status, __WALL);
-        if (got < 0) {
-            if (errno == EINTR)
-                continue;
-            in->dead = 1;
+        if (next_stop(in, &status) < 0)
             return -ESRCH;
-        }
-        if (!WIFSTOPPED(status)) {
-            remember_exit(got, status);
-            in->dead = 1;
-            return -ESRCH;
-        }
         int sig = WSTOPSIG(status);
         int event = (unsigned)status >> 16;
         if (event == 0 && sig == SIGTRAP) {
@@ -560,11 +569,8 @@ static int64_t stub_run(struct injection *in, struct user_regs_struct *r, uint64
             return hijacked(in); /* a trapped call, fork, clone, exec: not the stub */
         if (event == 0 && is_fault(in->tid, sig))
             return hijacked(in);
-        if (event == 0 || is_stop_signal(sig)) {
-            if (in->nsignals >= 32) /* a flood no real install sees */
-                return hijacked(in);
-            in->signals[in->nsignals++] = sig;
-        }
+        if ((event == 0 || is_stop_signal(sig)) && hold_signal(in, sig) < 0)
+            return hijacked(in);
         if (ptrace(PTRACE_CONT, in->tid, 0, 0) < 0) {
             in->dead = 1;
             return -ESRCH;
