@@ -173,24 +173,34 @@ static void on_stop(int tid, int status)
  * seen on the way wait in pending_exits. Returns 1 when the budget ran out.
  */
 #define STOP_BUDGET 64
+static void on_stop(int tid, int status);
 
 static int handle_stops(int budget)
 {
-    for (int handled = 0; handled < budget;) {
+    /* Every stop that is ready is taken first and only then handled: wait reports
+     * tracees in a fixed order, and a task handled at once may stop again before the
+     * others are looked at (40 threads opening files starved the oldest ones). A
+     * stopped task stays stopped until handled, so each gets its turn per round. */
+    int pids[STOP_BUDGET], statuses[STOP_BUDGET], n = 0;
+    if (budget > STOP_BUDGET)
+        budget = STOP_BUDGET;
+    while (n < budget) {
         int status;
         pid_t pid = waitpid(-1, &status, WNOHANG | __WALL);
         if (pid < 0 && errno == EINTR)
             continue;
         if (pid <= 0)
-            return 0;
+            break;
         if (WIFSTOPPED(status)) {
-            on_stop(pid, status);
-            handled++;
+            pids[n] = pid;
+            statuses[n++] = status;
         } else {
             remember_exit(pid, status);
         }
     }
-    return 1;
+    for (int i = 0; i < n; i++)
+        on_stop(pids[i], statuses[i]);
+    return n == budget;
 }
 
 /*

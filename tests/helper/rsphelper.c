@@ -941,6 +941,59 @@ static int cmd_stub_hijack(const char *path, long iter)
     return 0;
 }
 
+/*
+ * N threads loop on open/read/close (trapped calls, each an fd installed) with tiny
+ * sleeps; the main thread exits once every thread has finished one round. A sentry
+ * that always serves the same few threads first never lets it (CPython's
+ * test_threading test_4_daemon_threads hung so on the ptrace platform).
+ */
+static volatile int fair_done[256];
+
+static void *fair_thread(void *arg)
+{
+    long i = (long)arg;
+    char buf[200];
+    for (;;) {
+        int fd = open("/etc/passwd", O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            if (read(fd, buf, sizeof buf) < 0)
+                perror("read");
+            close(fd);
+        }
+        fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            if (write(fd, buf, 1) < 0)
+                perror("write");
+            close(fd);
+        }
+        fair_done[i] = 1;
+        usleep((useconds_t)(rand_r(&(unsigned){ (unsigned)i }) % 500));
+    }
+    return NULL;
+}
+
+static int cmd_threads_fair(int n)
+{
+    if (n < 1 || n > 256)
+        return 2;
+    for (long i = 0; i < n; i++) {
+        pthread_t th;
+        if (pthread_create(&th, NULL, fair_thread, (void *)i))
+            return fail();
+    }
+    for (;;) {
+        int all = 1;
+        for (int i = 0; i < n; i++)
+            all &= fair_done[i];
+        if (all)
+            break;
+        usleep(1000);
+    }
+    printf("all %d ran\n", n);
+    fflush(stdout);
+    _exit(0);
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1107,6 +1160,7 @@ int main(int argc, char **argv)
     if (!strcmp(c, "open-signals")) { NEED(4, "open-signals PATH ITER"); return cmd_open_signals(argv[2], strtol(argv[3], NULL, 0)); }
     if (!strcmp(c, "open-lowstack")) { NEED(3, "open-lowstack PATH"); return cmd_open_lowstack(argv[2]); }
     if (!strcmp(c, "job-control")) return cmd_job_control();
+    if (!strcmp(c, "threads-fair")) { NEED(3, "threads-fair N"); return cmd_threads_fair(atoi(argv[2])); }
     if (!strcmp(c, "stub-hijack")) {
         NEED(4, "stub-hijack PATH ITER");
         return cmd_stub_hijack(argv[2], strtol(argv[3], NULL, 0));
