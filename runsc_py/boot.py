@@ -10,6 +10,7 @@ kills the init and exits.
 from __future__ import annotations
 
 import errno
+import gc
 import json
 import logging
 import os
@@ -191,8 +192,16 @@ class Sandbox:
         ln.prctl(ln.PR_SET_CHILD_SUBREAPER, 1)
         self.spec = namespaces.resolve(self.spec)
         skeleton, devpts = _make_sentry_fs(self.state_dir)
+        # the table, its handlers and the kernel are imported before the gofer and the
+        # spawner are forked, so that all three share those pages instead of each
+        # importing (the spawner needs the filter) or collecting them on its own
+        program = platforms.filter_program(self.config.platform)
+        self.platform = platforms.make(self.config.platform)
+        import sentry.kernel  # noqa: F401, PLC0415
+        gc.freeze()
         self.gofer_pid, gofer_sock = _start_gofer(self.cid)
-        self.spawner = Spawner.start(self.spec, skeleton, self.cid, self.config.platform)
+        self.spawner = Spawner.start(self.spec, skeleton, self.cid, program,
+                                     self.platform.needs_listener)
         me = os.getpid()
         init_pid = _Handoff()
         # started before the sentry enters the new pid namespace (no threads after that)
@@ -200,8 +209,6 @@ class Sandbox:
                              init_pid) if self.cgroup is not None else None
         try:
             self._enter_pid_namespace()
-            program = platforms.filter_program(self.config.platform)
-            self.platform = platforms.make(self.config.platform)
             master = slave = None
             if self.spec.process.terminal:
                 master, slave = terminal.open_pty(devpts)

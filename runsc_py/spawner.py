@@ -35,7 +35,8 @@ class Spawner:
         self.sock = sock
 
     @classmethod
-    def start(cls, spec, skeleton: str, cid: str, platform: str) -> "Spawner":  # noqa: ANN001
+    def start(cls, spec, skeleton: str, cid: str, program: bytes,  # noqa: ANN001
+              new_listener: bool) -> "Spawner":
         """Forks the spawner (in the sentry, before _enter_pid_namespace)."""
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         sentry_pid = os.getpid()
@@ -57,7 +58,7 @@ class Spawner:
                     os.close(null)
                 # a mount namespace of its own: the sentry's pivot_root must not move it
                 ln.unshare(ln.CLONE_NEWNS)
-                _serve(theirs, spec, skeleton, sentry_pid, platform)
+                _serve(theirs, spec, skeleton, sentry_pid, program, new_listener)
             finally:
                 os._exit(0)
         theirs.close()
@@ -84,12 +85,9 @@ class Spawner:
 
 
 def _serve(sock: socket.socket, spec, skeleton: str, sentry_pid: int,  # noqa: ANN001
-           platform: str) -> None:
+           program: bytes, new_listener: bool) -> None:
     from runsc_py.spec import load_process
-    from sentry.platform import filter_program, make
 
-    program = filter_program(platform)
-    new_listener = make(platform).needs_listener
     init_pid = 0
     pidns = -1
     while True:
