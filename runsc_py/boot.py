@@ -249,7 +249,9 @@ class Sandbox:
         self.init_pid = pid
         self.init_sync = sentry_end
         from gofer.protocol import recv_message
+        from sentry import loader
 
+        loader.prepare()  # while the init builds the container tree
         data, fds = recv_message(sentry_end)
         if not data.startswith(b"READY") or len(fds) != self.platform.needs_listener:
             for fd in fds:
