@@ -36,6 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--systemd-cgroup", action="store_true", help="accepted, as runc")
     p.add_argument("--platform", default="seccomp", choices=list(PLATFORMS),
                    help="how trapped syscalls reach the sentry (as runsc --platform)")
+    p.add_argument("--pin-sentry", action=argparse.BooleanOptionalAction, default=True,
+                   help="keep the sentry and the gofer on one CPU (the workload is not "
+                        "pinned); --no-pin-sentry lets the scheduler move them")
     p.add_argument("--version", "-v", action="version",
                    version=f"runsc-py version {__version__}\nspec: {OCI_VERSION}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -135,7 +138,8 @@ def cmd_create(args: argparse.Namespace) -> int:
 
     container.create(_store(args), container.bundle_path(args.bundle), args.id,
                      args.pid_file, args.log, args.log_format, args.debug,
-                     console_socket=_abs(args.console_socket), platform=args.platform)
+                     console_socket=_abs(args.console_socket), platform=args.platform,
+                     pin_sentry=args.pin_sentry)
     return 0
 
 
@@ -150,7 +154,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     state, master = container.create(store, container.bundle_path(args.bundle), args.id,
                                      args.pid_file, args.log, args.log_format, args.debug,
                                      console_socket=_abs(args.console_socket),
-                                     foreground=not args.detach, platform=args.platform)
+                                     foreground=not args.detach, platform=args.platform,
+                                     pin_sentry=args.pin_sentry)
     # (blocked only now: the sandbox, forked by create, must not inherit the mask)
     signal.pthread_sigmask(signal.SIG_BLOCK, container.EXEC_SIGNALS)
     try:

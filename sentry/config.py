@@ -27,4 +27,5 @@ class SandboxConfig:
     log_format: str = "text"
     debug: bool = False
     platform: str = "seccomp"  # sentry.platform.PLATFORMS
+    pin_sentry: bool = True  # the sentry and the gofer kept on one CPU
     env: tuple[str, ...] = field(default=())

@@ -126,3 +126,32 @@ def test_unknown_platform_is_a_one_line_error(runtime_root):
                         "list"], capture_output=True, text=True)
     assert p.returncode != 0
     assert re.search(r"invalid choice: 'bogus'", p.stderr), p.stderr
+
+
+def _allowed_cpus(pid: int) -> str:
+    return _status_field(pid, "Cpus_allowed_list")
+
+
+def test_sentry_and_gofer_share_one_cpu_and_the_workload_keeps_all(rt, bundle, tmp_path):
+    """By default the sentry and the gofer (which work in lockstep) are kept on one CPU;
+    the workload is not pinned. --no-pin-sentry leaves them all to the scheduler."""
+    everything = _allowed_cpus(os.getpid())
+    for pin in (True, False):
+        cid = "pinned" if pin else "free"
+        runtime = rt if pin else type(rt)(rt.root, rt.platform)
+        if not pin:
+            runtime.base = [*rt.base, "--no-pin-sentry"]
+        rc, _out, err = create(runtime, bundle([HELPER, "pause-forever"]), cid, tmp_path)
+        assert rc == 0, err.read_text()
+        sentry = rt.state(cid)["pid"]
+        with open(f"/proc/{sentry}/task/{sentry}/children") as f:
+            children = [int(k) for k in f.read().split()]
+        gofer = next(k for k in children if _status_field(k, "Name") == "runsc-py-gofer")
+        init = json.loads(rt.run("ps", "--format", "json", cid, check=True).stdout)[0]
+        if pin:
+            assert _allowed_cpus(sentry) == _allowed_cpus(gofer)
+            assert _allowed_cpus(sentry).isdigit(), _allowed_cpus(sentry)  # one CPU
+        else:
+            assert _allowed_cpus(sentry) == _allowed_cpus(gofer) == everything
+        assert _allowed_cpus(init) == everything
+        rt.run("delete", "--force", cid, check=True)
