@@ -50,7 +50,6 @@ def sentry_trace(call) -> None:  # type: ignore[no-untyped-def]
 
 
 class PtracePlatform:
-    name = "ptrace"
     needs_listener = False
 
     def attach(self, kernel: Kernel) -> None:

@@ -32,7 +32,6 @@ def sentry_handle(listener: int, notif) -> None:  # type: ignore[no-untyped-def]
 
 
 class SeccompPlatform:
-    name = "seccomp"
     needs_listener = True  # each task tree's filter comes with its listener fd
 
     def attach(self, kernel: Kernel) -> None:
