@@ -24,7 +24,6 @@ import contextlib
 import fcntl
 import hashlib
 import itertools
-import json
 import os
 import re
 import shutil

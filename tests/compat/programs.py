@@ -7,7 +7,6 @@ difference shows exactly which check differs.
 """
 from __future__ import annotations
 
-import re
 import textwrap
 from dataclasses import dataclass
 from typing import Callable
