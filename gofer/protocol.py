@@ -27,6 +27,14 @@ ALL_CAPS = (1 << 64) - 1
 # where the sentry restarts resolution over its mount table.
 REDIRECT = -1
 FIFO = -2  # an OPEN of a FIFO that must wait for its peer: the kernel opens it
+# The open(2) flags an OPEN honours (openat2 accepts them; open(2) ignores unknown bits,
+# openat2 refuses them).
+OPEN_FLAGS = (
+    os.O_ACCMODE | os.O_CREAT | os.O_EXCL | os.O_NOCTTY | os.O_TRUNC | os.O_APPEND
+    | os.O_NONBLOCK | os.O_DSYNC | os.O_SYNC | os.O_DIRECT | os.O_LARGEFILE
+    | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_NOATIME | os.O_PATH | os.O_TMPFILE
+    | 0o20000  # FASYNC
+)
 
 
 class Op(enum.IntEnum):

@@ -23,6 +23,7 @@ from gofer.openat2_native import RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, openat2
 from gofer.protocol import (
     ALL_CAPS,
     FIFO,
+    OPEN_FLAGS,
     REDIRECT,
     REPLY,
     Op,
@@ -36,13 +37,6 @@ from gofer.protocol import (
 from sentry.platform.confine_native import forbidden_syscall
 
 IN_ROOT = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS
-# open(2) flags openat2 accepts; open(2) ignores unknown bits, openat2 refuses them.
-_OPEN_FLAGS = (
-    os.O_ACCMODE | os.O_CREAT | os.O_EXCL | os.O_NOCTTY | os.O_TRUNC | os.O_APPEND
-    | os.O_NONBLOCK | os.O_DSYNC | os.O_SYNC | os.O_DIRECT | os.O_LARGEFILE
-    | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_NOATIME | os.O_PATH | os.O_TMPFILE
-    | 0o20000  # FASYNC
-)
 
 
 class Reply(Exception):
@@ -72,7 +66,7 @@ class Gofer:
 
     # -- ops: each returns (value, payload, fd-or--1) -------------------------------
     def op_open(self, r: Request) -> tuple[int, bytes, int]:
-        flags = r.a[0] & _OPEN_FLAGS
+        flags = r.a[0] & OPEN_FLAGS
         # (O_TMPFILE includes O_DIRECTORY: a directory open makes nothing)
         creates = flags & os.O_CREAT or (flags & os.O_TMPFILE) == os.O_TMPFILE
         mode = r.a[1] & 0o7777 & ~r.umask if creates else 0
@@ -498,7 +492,7 @@ class Gofer:
         }
         # STAT and OPEN of one path in C, when the gofer runs with the caller's
         # credentials already (gofer/fast_native.py); everything else here
-        fast = FastPath(self.sock, self.root, _OPEN_FLAGS, IN_ROOT) \
+        fast = FastPath(self.sock, self.root, OPEN_FLAGS, IN_ROOT) \
             if FastPath.available() and not test_forbidden else None
         while True:
             try:

@@ -276,11 +276,12 @@ class Sandbox:
             reason = data[6:].decode(errors="replace") if data.startswith(b"ERROR") else \
                 "container init exited during setup"
             raise RuntimeFailure(reason)
+        # the container tree's root: the gofer's, and the sentry's own for the C
+        # handlers' direct answers (sentry/_native/fastpath.c)
         root_fd = os.open(f"/proc/{pid}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         gofer = GoferClient(gofer_sock)
         gofer.send_root(root_fd)
-        os.close(root_fd)
-        self.kernel = Kernel(self.config, gofer, init_pid=pid)
+        self.kernel = Kernel(self.config, gofer, init_pid=pid, root_fd=root_fd)
         if not self.spec.hostname and any(ns.type == "uts" and ns.path
                                           for ns in self.spec.namespaces):
             # a joined UTS namespace (a pod's) names the host as its owner set it

@@ -57,7 +57,7 @@ SENTRY_SYSCALLS = frozenset({
     "pidfd_send_signal", "kill", "tgkill", "tkill", "rt_sigqueueinfo", "wait4",
     "waitid",
     # host files it still may read: /proc, /dev nodes, its tmpfs, the state dir, Python
-    "open", "openat", "stat", "fstat", "lstat", "newfstatat", "statx", "statfs",
+    "open", "openat", "openat2", "stat", "fstat", "lstat", "newfstatat", "statx", "statfs",
     "fstatfs", "access", "faccessat", "faccessat2", "readlink", "readlinkat",
     "getdents64", "unlink", "unlinkat", "mkdir", "mkdirat", "rmdir", "symlink",
     "symlinkat", "rename", "renameat", "renameat2", "ftruncate",  # (its own tmpfs)
@@ -65,7 +65,7 @@ SENTRY_SYSCALLS = frozenset({
     # synthetic files are sealed memfds
     "memfd_create",
     # the capability calls of gofer.creds-like code paths and prctl reads
-    "capget", "prctl",
+    "capget", "capset", "prctl",  # (capset: fastpath.c's direct answers)
 })
 
 

@@ -16,21 +16,22 @@ from sentry.syscalls.numbers import SYSCALL_NAMES
 from sentry.syscalls.result import CONTINUE, InstallFd, Result
 from sentry.syscalls.support import Support
 from sentry.syscalls.table import TABLE
-from sentry.task import Creds, Task
+from sentry.task import Task
 from sentry.vfs import Mount, MountTable
 
 log = logging.getLogger("runsc-py.sentry")
 
 
 class Kernel:
-    def __init__(self, config: SandboxConfig, gofer: GoferClient, init_pid: int = 0) -> None:
+    def __init__(self, config: SandboxConfig, gofer: GoferClient, init_pid: int = 0,
+                 root_fd: int = -1) -> None:
         self.config = config
+        self.root_fd = root_fd  # the container tree's root (O_PATH), as the gofer's
         self.hostname = config.hostname
         self.domainname = "(none)"
         self.gofer = gofer
         self.init_pid = init_pid  # host pid of the container's init
         self._logged: set[str] = set()
-        self.creds_cache: dict[int, tuple[int, Creds]] = {}  # tid → (/proc ino, creds)
         self.loader = Loader()  # execve's verdicts on programs, per file identity
         self.mounts = MountTable(self._build_mounts())
 

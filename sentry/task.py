@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import stat
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 from sentry import usermem_native
+from sentry._native._notify import ffi, lib
 from sentry.errors import SyscallError, TaskGone
 
 if TYPE_CHECKING:
@@ -138,40 +138,27 @@ class Task:
         return self._status
 
     def creds(self) -> Creds:
-        """The caller's credentials. Cached per thread (they are per thread in Linux)
-        and keyed by its /proc/<tid> inode, which a recycled tid does not share; every
-        call that changes them is trapped and forgets the entry (sys_identity)."""
+        """The caller's credentials, from the sentry's one credentials cache (C's
+        task_creds: per thread, as Linux keeps them, and keyed by the /proc/<tid>
+        inode, which a recycled tid does not share). Every call that changes them is
+        trapped and forgets the entry (forget_creds)."""
         if self._creds is None:
-            try:
-                ino = os.stat(self._proc("")).st_ino
-            except OSError:
-                raise TaskGone() from None
-            cached = self.kernel.creds_cache.get(self.pid)
-            if cached is not None and cached[0] == ino:
-                self._creds = cached[1]
-            else:
-                self._creds = _parse_creds(self.proc_status())
-                self.kernel.creds_cache[self.pid] = (ino, self._creds)
+            out = _creds_buf
+            err = lib.task_creds(self.pid, out)
+            if err == -errno.ESRCH:
+                raise TaskGone()
+            if err < 0:  # more supplementary groups than the gofer protocol carries
+                raise SyscallError(errno.EINVAL)
+            self._creds = Creds(
+                uid=out.uid, gid=out.gid, fsuid=out.fsuid, fsgid=out.fsgid,
+                groups=tuple(out.groups[0:out.ngroups]), cap_effective=out.cap_effective,
+                umask=out.umask,
+            )
         return self._creds
 
     def forget_creds(self) -> None:
-        self.kernel.creds_cache.pop(self.pid, None)
+        lib.task_creds_forget(self.pid)
         self._status = None
 
 
-_STATUS_FIELDS = re.compile(rb"^(Umask|Uid|Gid|Groups|CapEff):[ \t]*(.*)$", re.M)
-
-
-def _parse_creds(raw: bytes) -> Creds:
-    fields = {k.decode(): v.decode() for k, v in _STATUS_FIELDS.findall(raw)}
-    uids = fields["Uid"].split()
-    gids = fields["Gid"].split()
-    return Creds(
-        uid=int(uids[1]),
-        gid=int(gids[1]),
-        fsuid=int(uids[3]),
-        fsgid=int(gids[3]),
-        groups=tuple(int(g) for g in fields.get("Groups", "").split()),
-        cap_effective=int(fields["CapEff"], 16),
-        umask=int(fields.get("Umask", "0022"), 8),
-    )
+_creds_buf = ffi.new("struct task_creds *")

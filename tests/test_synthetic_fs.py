@@ -37,7 +37,7 @@ def env(tmp_path):
                 MountSpec("/sys", "sysfs", "sysfs", "sysfs", readonly=True)),
         masked_paths=MASKED,
     )
-    k = SimpleNamespace(init_pid=os.getpid(), skeleton=str(skel), config=cfg, creds_cache={},
+    k = SimpleNamespace(init_pid=os.getpid(), skeleton=str(skel), config=cfg,
                         hostname="sandbox-host", domainname="(none)",
                         started_at=time.monotonic() - 5, devpts=None)
     fss = {kind: synthetic.make(kind, k) for kind in ("proc", "devfs", "sysfs")}

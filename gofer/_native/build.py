@@ -18,7 +18,8 @@ ffibuilder.cdef(
 )
 ffibuilder.set_source(
     "gofer._native._fast",
-    (Path(__file__).with_name("fast.c")).read_text(),
+    # inroot.c: resolution in the tree, shared with the sentry's C path
+    "\n".join(Path(__file__).with_name(name).read_text() for name in ("inroot.c", "fast.c")),
     extra_compile_args=["-O2", "-Wall"],
 )
 

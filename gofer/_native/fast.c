@@ -70,12 +70,6 @@ void gofer_fast_set_creds(int known, uint32_t fsuid, uint32_t fsgid, uint64_t ca
     have_creds = 1;
 }
 
-static int openat2_in(int dirfd, const char *path, uint64_t flags, uint64_t mode)
-{
-    struct open_how how = { .flags = flags, .mode = mode, .resolve = in_root };
-    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
-}
-
 static int send_reply(int sock, int32_t err, const void *payload, size_t len, int fd)
 {
     struct reply r = { .err = err, .value = 0 };
@@ -102,11 +96,12 @@ static int send_reply(int sock, int32_t err, const void *payload, size_t len, in
 /* 1: answered; 0: Python's; <0: -errno of the reply's send */
 static int serve_stat(int sock, const struct header *h, const char *path)
 {
-    int fd = openat2_in(root_fd, path, O_PATH | O_CLOEXEC | (h->a[0] ? 0 : O_NOFOLLOW), 0);
+    int fd = inroot_openat2(root_fd, path, O_PATH | O_CLOEXEC | (h->a[0] ? 0 : O_NOFOLLOW), 0,
+                            in_root);
     if (fd < 0) {
-        if (errno == ENOENT || errno == ENOTDIR)
+        if (fd == -ENOENT || fd == -ENOTDIR)
             return 0;
-        return send_reply(sock, errno, NULL, 0, -1) ?: 1;
+        return send_reply(sock, -fd, NULL, 0, -1) ?: 1;
     }
     struct stat st;  /* x86_64's struct stat is the protocol's STAT payload */
     memset(&st, 0, sizeof(st));
@@ -123,35 +118,13 @@ static int serve_open(int sock, const struct header *h, const char *path)
     uint64_t flags = (uint64_t)h->a[0] & open_mask;
     int creates = (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE;
     uint64_t mode = creates ? (uint64_t)h->a[1] & 07777 & ~h->umask : 0;
-    int fd;
-    if (flags & (O_NONBLOCK | O_PATH)) {
-        fd = openat2_in(root_fd, path, flags | O_CLOEXEC, mode);
-    } else {
-        /* A FIFO opened for blocking is not the gofer's to open: Python says so. The
-         * probe is an O_PATH open (a real one would be a peer the other end sees). */
-        int probe = openat2_in(root_fd, path, O_PATH | O_CLOEXEC | (flags & O_NOFOLLOW), 0);
-        if (probe >= 0) {
-            struct stat st;
-            int fifo = fstat(probe, &st) == 0 && S_ISFIFO(st.st_mode);
-            close(probe);
-            if (fifo)
-                return 0;
-        }
-        /* still non-blocking: the path may have become a FIFO since the probe */
-        fd = openat2_in(root_fd, path, flags | O_NONBLOCK | O_CLOEXEC, mode);
-        if (fd >= 0) {
-            int fl = fcntl(fd, F_GETFL);
-            if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
-                int err = errno;
-                close(fd);
-                return send_reply(sock, err, NULL, 0, -1) ?: 1;
-            }
-        }
-    }
+    int fd = inroot_open(root_fd, path, flags, mode, in_root);
+    if (fd == INROOT_FIFO)
+        return 0; /* Python says so */
     if (fd < 0) {
-        if (errno == ENOENT || errno == ENOTDIR)
+        if (fd == -ENOENT || fd == -ENOTDIR)
             return 0;
-        return send_reply(sock, errno, NULL, 0, -1) ?: 1;
+        return send_reply(sock, -fd, NULL, 0, -1) ?: 1;
     }
     int ret = send_reply(sock, 0, NULL, 0, fd);
     close(fd);

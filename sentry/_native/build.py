@@ -1,5 +1,6 @@
 """Builds sentry._native._notify, the cffi module of the sentry's hot path (the seccomp
-platform's notify.c and the ptrace platform's ptrace.c).
+platform's notify.c with the C handlers of fastpath.c, and the ptrace platform's
+ptrace.c).
 
 Run by `pip install .` (setuptools' cffi_modules) or directly: python -m sentry._native.build
 """
@@ -7,6 +8,8 @@ from pathlib import Path
 
 from cffi import FFI
 
+_HERE = Path(__file__).resolve().parent
+_GOFER_NATIVE = _HERE.parents[1] / "gofer" / "_native"
 ffibuilder = FFI()
 ffibuilder.cdef(
     """
@@ -27,6 +30,13 @@ ffibuilder.cdef(
     int serve_loop(const int *listeners, int nlisteners, const int *wake, int nwake,
                    int timeout_ms);
 
+    struct task_creds { uint32_t uid, gid, fsuid, fsgid, umask, ngroups;
+                        uint64_t cap_effective; uint32_t groups[256]; };
+    int task_creds(int tid, struct task_creds *out);
+    void task_creds_forget(int tid);
+    int fast_configure(int sock, int root, uint64_t open_flags, const char *const *dests,
+                       const int *gofer, int n);
+
     struct trace_call { int tid; int nr; uint64_t args[6]; };
     extern "Python" void sentry_trace(struct trace_call *call);
 
@@ -39,8 +49,10 @@ ffibuilder.cdef(
 )
 ffibuilder.set_source(
     "sentry._native._notify",
-    # one translation unit: both platforms' hot paths and the task memory copies
-    "\n".join(Path(__file__).with_name(name).read_text() for name in ("notify.c", "ptrace.c")),
+    # one translation unit: both platforms' hot paths and the task memory copies, with
+    # the gofer's resolution in the tree (inroot.c) for the C handlers' direct answers
+    "\n".join(p.read_text() for p in (_HERE / "notify.c", _GOFER_NATIVE / "inroot.c",
+                                       _HERE / "fastpath.c", _HERE / "ptrace.c")),
     extra_compile_args=["-O2", "-Wall"],
 )
 

@@ -28,8 +28,12 @@
 
 #define PAGE 4096UL
 
-/* Implemented in Python (sentry/dispatch.py) through cffi's extern "Python". */
+/* Implemented in Python (sentry/platform/seccomp.py) through cffi's extern "Python". */
 static void sentry_handle(int listener, struct seccomp_notif *notif);
+/* The cheap handlers in C (fastpath.c): nonzero when they answered the notification. */
+static int fast_handle(int listener, const struct seccomp_notif *notif);
+/* Their changes to the sentry's capabilities undone: due before any Python runs. */
+void restore_own_caps(void);
 
 static int notif_recv(int listener, struct seccomp_notif *notif)
 {
@@ -144,8 +148,9 @@ int64_t task_read_string(int pid, uint64_t addr, char *buf, uint64_t max)
 /*
  * Serve notifications from every listener until one of the wake fds becomes readable
  * (returns its index) or a listener hangs up (returns -(100 + its index)): both are
- * the caller's business. Each notification is handed to the Python handler, which
- * answers it itself (with notif_respond or notif_addfd).
+ * the caller's business. Each notification is answered in C when fast_handle() can,
+ * and otherwise handed to the Python handler, which answers it itself (with
+ * notif_respond or notif_addfd).
  */
 int serve_loop(const int *listeners, int nlisteners, const int *wake, int nwake, int timeout_ms)
 {
@@ -163,19 +168,28 @@ int serve_loop(const int *listeners, int nlisteners, const int *wake, int nwake,
         if (ready < 0) {
             if (errno == EINTR)
                 continue;
-            return -errno;
+            int err = errno;
+            restore_own_caps();
+            return -err;
         }
-        if (ready == 0)
+        if (ready == 0) {
+            restore_own_caps();
             return -ETIMEDOUT;
+        }
         for (int i = 0; i < nwake; i++)
-            if (pfds[nlisteners + i].revents)
+            if (pfds[nlisteners + i].revents) {
+                restore_own_caps();
                 return i;
+            }
         for (int i = 0; i < nlisteners; i++) {
             short ev = pfds[i].revents;
             if (ev & POLLIN) {
-                if (notif_recv(listeners[i], &notif) == 0)
+                if (notif_recv(listeners[i], &notif) == 0 && !fast_handle(listeners[i], &notif)) {
+                    restore_own_caps();
                     sentry_handle(listeners[i], &notif);
+                }
             } else if (ev & (POLLHUP | POLLERR | POLLNVAL)) {
+                restore_own_caps();
                 return -(100 + i);
             }
         }

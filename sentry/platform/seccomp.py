@@ -5,6 +5,7 @@ import errno
 import logging
 import os
 
+from gofer.protocol import OPEN_FLAGS
 from sentry._native._notify import ffi, lib
 from sentry.kernel import Kernel, answer
 from sentry.platform import reap_children
@@ -35,9 +36,19 @@ class SeccompPlatform:
     needs_listener = True  # each task tree's filter comes with its listener fd
 
     def attach(self, kernel: Kernel) -> None:
-        """The kernel whose table answers the calls (built once the init is READY)."""
+        """The kernel whose table answers the calls (built once the init is READY).
+        The C handlers (fastpath.c) learn which mounts the gofer serves, its socket and
+        the tree's root: they answer stat and open of gofer paths without Python."""
         global _kernel
         _kernel = kernel
+        mounts = kernel.mounts.mounts  # longest destination first
+        dests = [ffi.new("char[]", os.fsencode(m.dest)) for m in mounts]
+        ret = lib.fast_configure(kernel.gofer.sock.fileno(), kernel.root_fd, OPEN_FLAGS,
+                                 ffi.new("char *[]", dests),
+                                 ffi.new("int[]", [m.fs.name == "gofer" for m in mounts]),
+                                 len(mounts))
+        if ret < 0:  # a mount table C cannot hold: every call goes to Python
+            log.warning("C fast path off: %s", os.strerror(-ret))
 
     def __init__(self) -> None:
         self.listeners: list[int] = []

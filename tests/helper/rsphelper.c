@@ -20,6 +20,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -1134,6 +1135,16 @@ int main(int argc, char **argv)
         NEED(3, "exec PATH [ARGS...]");
         fflush(stdout);
         execv(argv[2], &argv[2]);
+        return fail();
+    }
+    if (!strcmp(c, "as-user")) {  /* drop to UID:GID (no groups, no caps), then exec */
+        NEED(5, "as-user UID GID PATH [ARGS...]");
+        gid_t gid = (gid_t)atoi(argv[3]);
+        if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
+            setresuid(atoi(argv[2]), atoi(argv[2]), atoi(argv[2])) < 0)
+            return fail();
+        fflush(stdout);
+        execv(argv[4], &argv[4]);
         return fail();
     }
     if (!strcmp(c, "fexec")) {  /* fexecve of an O_PATH fd, as glibc does it */

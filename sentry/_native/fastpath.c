@@ -1,0 +1,711 @@
+/*
+ * The sentry's cheap handlers, in C: stat and open of a path in the container tree.
+ *
+ * These are most of what real programs trap (a Python import is a dozen stats and an
+ * open), and their answer is one gofer round trip: entering Python for them would cost
+ * more than the trap itself. fast_handle() answers a notification here when it is one
+ * of these calls on a path it can place exactly as sentry/vfs.py would:
+ *   - the path is absolute or relative to the cwd, and has no ".." component (a ".."
+ *     may climb out of a synthetic mount, which only Python can follow);
+ *   - the innermost mount holding it lexically is served by the gofer.
+ * How it answers depends on the caller:
+ *   - Direct (as gVisor's directfs), for a stat or a non-creating open of a regular
+ *     file or directory on an ordinary disk or memory filesystem, when the sentry can
+ *     take on the caller's view of the permission checks (take_on_caller_view: the
+ *     caller's ids are the sentry's, or its CAP_DAC_OVERRIDE and CAP_FOWNER make them
+ *     irrelevant; its DAC capabilities then replace the sentry's for the call). The
+ *     sentry resolves the path itself, from its own fd of the container root, with the
+ *     gofer's resolution (gofer/_native/inroot.c) -- one hop less -- and checks the file
+ *     through an O_PATH fd before opening that very file.
+ *   - Through the gofer otherwise (other callers, creating or truncating opens, paths
+ *     that do not resolve, other files): the request gofer_fs.py would send (same op,
+ *     same raw path, the caller's credentials), answered with the gofer's reply.
+ * Anything else -- another call,
+ * other flags, a fault, a synthetic mount, a reply that redirects resolution (a symlink
+ * out of the tree) or is a FIFO the kernel must open -- returns 0 and the notification
+ * goes to Python whole, which serves it from the start as if C had never looked.
+ *
+ * The caller's credentials come from task_creds(), the one credentials cache of the
+ * sentry (Python's Task.creds() reads it too).
+ */
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+
+/* -- credentials ------------------------------------------------------------------ */
+
+#define CREDS_SLOTS 1024
+#define MAX_GROUPS 256 /* the gofer protocol's bound */
+
+struct task_creds {
+    uint32_t uid, gid, fsuid, fsgid, umask, ngroups;
+    uint64_t cap_effective;
+    uint32_t groups[MAX_GROUPS];
+};
+
+struct creds_slot {
+    int tid;
+    uint64_t ino; /* of /proc/<tid>: a recycled tid has another */
+    struct task_creds creds;
+};
+
+static struct creds_slot creds_cache[CREDS_SLOTS];
+
+static const char *status_field(const char *status, const char *name)
+{
+    size_t len = strlen(name);
+    for (const char *p = status; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+        if (strncmp(p, name, len) == 0 && p[len] == ':')
+            return p + len + 1;
+    return NULL;
+}
+
+/* The second and fourth of "Uid:\treal\teffective\tsaved\tfs" */
+static int parse_ids(const char *field, uint32_t *effective, uint32_t *fs)
+{
+    unsigned long v[4];
+    if (!field || sscanf(field, "%lu %lu %lu %lu", &v[0], &v[1], &v[2], &v[3]) != 4)
+        return -1;
+    *effective = (uint32_t)v[1];
+    *fs = (uint32_t)v[3];
+    return 0;
+}
+
+static int parse_status(const char *status, struct task_creds *c)
+{
+    const char *f;
+    char *end;
+    if (parse_ids(status_field(status, "Uid"), &c->uid, &c->fsuid) < 0 ||
+        parse_ids(status_field(status, "Gid"), &c->gid, &c->fsgid) < 0)
+        return -EIO;
+    f = status_field(status, "CapEff");
+    if (!f)
+        return -EIO;
+    c->cap_effective = strtoull(f, NULL, 16);
+    f = status_field(status, "Umask");
+    c->umask = f ? (uint32_t)strtoul(f, NULL, 8) : 022;
+    c->ngroups = 0;
+    f = status_field(status, "Groups");
+    while (f && *f && *f != '\n') {
+        unsigned long g = strtoul(f, &end, 10);
+        if (end == f) {
+            if (*f == ' ' || *f == '\t') {
+                f++;
+                continue;
+            }
+            break;
+        }
+        if (c->ngroups == MAX_GROUPS)
+            return -E2BIG;
+        c->groups[c->ngroups++] = (uint32_t)g;
+        f = end;
+    }
+    return 0;
+}
+
+/*
+ * The credentials of task tid, which Linux keeps per thread. Cached, keyed by the
+ * inode of /proc/<tid> (which a recycled tid does not share); every call that changes
+ * them is trapped and forgets the entry (task_creds_forget). -ESRCH: the task is gone.
+ */
+int task_creds(int tid, struct task_creds *out)
+{
+    char path[64];
+    struct stat st;
+    struct creds_slot *slot = &creds_cache[(unsigned)tid % CREDS_SLOTS];
+    snprintf(path, sizeof(path), "/proc/%d", tid);
+    if (stat(path, &st) < 0)
+        return -ESRCH;
+    if (slot->tid == tid && slot->ino == st.st_ino) {
+        *out = slot->creds;
+        return 0;
+    }
+    char status[8192];
+    snprintf(path, sizeof(path), "/proc/%d/status", tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -ESRCH;
+    ssize_t n, got = 0;
+    while (got < (ssize_t)sizeof(status) - 1 &&
+           (n = read(fd, status + got, sizeof(status) - 1 - got)) > 0)
+        got += n;
+    close(fd);
+    if (got <= 0)
+        return -ESRCH;
+    status[got] = 0;
+    int ret = parse_status(status, out);
+    if (ret < 0)
+        return ret;
+    slot->tid = tid;
+    slot->ino = st.st_ino;
+    slot->creds = *out;
+    return 0;
+}
+
+void task_creds_forget(int tid)
+{
+    struct creds_slot *slot = &creds_cache[(unsigned)tid % CREDS_SLOTS];
+    if (slot->tid == tid)
+        slot->tid = 0;
+}
+
+/* -- the mount table, as far as C needs it -------------------------------------------- */
+
+#define MAX_MOUNTS 64
+
+static struct { char dest[256]; size_t len; int gofer; } mounts[MAX_MOUNTS];
+static int nmounts = -1; /* -1: not configured, Python serves everything */
+static int gofer_sock = -1;
+static int root_fd = -1; /* the container tree's root, as the gofer's */
+static uint64_t open_mask; /* gofer/protocol.py OPEN_FLAGS */
+
+/* The gofer's socket and the tree's root (both the sentry's, kept open), the open(2)
+ * flags an OPEN honours, and the mount table: dests[i] (normalised, absolute), served
+ * by the gofer or not, longest first as MountTable keeps them. Returns -E2BIG when the
+ * table does not fit (C then stays out). */
+int fast_configure(int sock, int root, uint64_t open_flags, const char *const *dests,
+                   const int *gofer, int n)
+{
+    nmounts = -1;
+    if (n > MAX_MOUNTS)
+        return -E2BIG;
+    for (int i = 0; i < n; i++) {
+        size_t len = strlen(dests[i]);
+        if (len >= sizeof(mounts[i].dest))
+            return -E2BIG;
+        memcpy(mounts[i].dest, dests[i], len + 1);
+        mounts[i].len = strcmp(dests[i], "/") == 0 ? 0 : len;
+        mounts[i].gofer = gofer[i];
+    }
+    gofer_sock = sock;
+    root_fd = root;
+    open_mask = open_flags;
+    nmounts = n;
+    return 0;
+}
+
+/*
+ * Whether the absolute path raw lies in a gofer mount. Its normal form here is raw
+ * without empty and "." components; raw must have no ".." (then normpath(raw) is that).
+ */
+static int in_gofer_mount(const char *raw)
+{
+    char norm[PATH_MAX];
+    size_t len = 0;
+    const char *p = raw;
+    while (*p) {
+        while (*p == '/')
+            p++;
+        const char *end = strchrnul(p, '/');
+        size_t clen = (size_t)(end - p);
+        if (clen == 2 && p[0] == '.' && p[1] == '.')
+            return 0;
+        if (clen && !(clen == 1 && p[0] == '.')) {
+            if (len + 1 + clen >= sizeof(norm))
+                return 0;
+            norm[len++] = '/';
+            memcpy(norm + len, p, clen);
+            len += clen;
+        }
+        p = end;
+    }
+    norm[len] = 0;
+    for (int i = 0; i < nmounts; i++) {
+        size_t ml = mounts[i].len;
+        if (ml == 0 || (len >= ml && memcmp(norm, mounts[i].dest, ml) == 0 &&
+                        (norm[ml] == 0 || norm[ml] == '/')))
+            return mounts[i].gofer;
+    }
+    return 0;
+}
+
+/* -- one gofer round trip --------------------------------------------------------------- */
+
+#define OP_OPEN 2
+#define OP_STAT 3
+#define GOFER_REDIRECT (-1)
+#define GOFER_FIFO (-2)
+
+struct gofer_header { /* gofer/protocol.py HEADER "<HHIIIIQqqqq" */
+    uint16_t op, npaths;
+    uint32_t fsuid, fsgid, umask, ngroups;
+    uint64_t caps;
+    int64_t a[4];
+} __attribute__((packed));
+
+struct gofer_reply { /* REPLY "<iq" */
+    int32_t err;
+    int64_t value;
+} __attribute__((packed));
+
+/*
+ * Sends one request and waits for its reply. Returns the reply's payload length with
+ * the reply in *reply, the payload in payload and its fd (or -1) in *fd; -1 when the
+ * gofer could not be asked or answered strangely (Python then asks again and reports).
+ */
+static ssize_t gofer_call(const struct task_creds *c, uint16_t op, const char *path,
+                          int64_t a0, int64_t a1, struct gofer_reply *reply,
+                          char *payload, size_t size, int *fd)
+{
+    struct gofer_header h = {
+        .op = op, .npaths = 1, .fsuid = c->fsuid, .fsgid = c->fsgid, .umask = c->umask,
+        .ngroups = c->ngroups, .caps = c->cap_effective, .a = { a0, a1, 0, 0 },
+    };
+    struct iovec out[3] = {
+        { &h, sizeof(h) },
+        { (void *)c->groups, 4 * (size_t)c->ngroups },
+        { (void *)path, strlen(path) },
+    };
+    struct msghdr msg = { .msg_iov = out, .msg_iovlen = 3 };
+    ssize_t n;
+    do
+        n = sendmsg(gofer_sock, &msg, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return -1;
+
+    union { char buf[CMSG_SPACE(4 * sizeof(int))]; struct cmsghdr align; } u;
+    struct iovec in[2] = { { reply, sizeof(*reply) }, { payload, size } };
+    struct msghdr rmsg = { .msg_iov = in, .msg_iovlen = 2,
+                           .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
+    do
+        n = recvmsg(gofer_sock, &rmsg, MSG_CMSG_CLOEXEC);
+    while (n < 0 && errno == EINTR);
+    *fd = -1;
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&rmsg); cm; cm = CMSG_NXTHDR(&rmsg, cm)) {
+        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+            continue;
+        int nfds = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        for (int i = 0; i < nfds; i++) {
+            int got;
+            memcpy(&got, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+            if (*fd < 0)
+                *fd = got;
+            else
+                close(got);
+        }
+    }
+    if (n < (ssize_t)sizeof(*reply) || (rmsg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+        if (*fd >= 0)
+            close(*fd);
+        *fd = -1;
+        return -1;
+    }
+    return n - (ssize_t)sizeof(*reply);
+}
+
+#define FAST_PYTHON 0   /* Python serves this notification */
+#define FAST_ANSWERED 1 /* answered (or the task is gone: nothing to answer) */
+#ifndef AT_FDCWD
+#define AT_FDCWD (-100)
+#endif
+
+struct fast_call {
+    int listener;
+    const struct seccomp_notif *notif;
+    struct task_creds creds;
+    char raw[PATH_MAX + 1]; /* the absolute sandbox path, as vfs.Path.raw */
+};
+
+/* -- direct answers ------------------------------------------------------------------- */
+
+#define IN_ROOT (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
+#define ASK_GOFER 1 /* a direct_*() answer: the gofer is to answer instead */
+#define CAP_DAC_OVERRIDE_ 1
+#define CAP_DAC_READ_SEARCH_ 2
+#define CAP_FOWNER_ 3
+/* the capabilities a stat or a non-creating open of an ordinary file consults */
+#define FS_CAPS ((1ULL << CAP_DAC_OVERRIDE_) | (1ULL << CAP_DAC_READ_SEARCH_) | (1ULL << CAP_FOWNER_))
+
+/* The sentry's own credentials (read at its first direct answer, once it is confined)
+ * and the effective capabilities it runs with now (own.effective outside direct
+ * answers: restore_own_caps() puts them back before Python runs). */
+static struct {
+    int known;
+    uint32_t fsuid, fsgid, ngroups;
+    uint32_t groups[MAX_GROUPS];
+    uint64_t effective, permitted, now;
+} own;
+
+struct cap_header { uint32_t version; int pid; };
+struct cap_data { uint32_t effective, permitted, inheritable; };
+#define CAP_V3 0x20080522
+
+static int set_effective(uint64_t effective)
+{
+    struct cap_header h = { CAP_V3, 0 };
+    struct cap_data d[2];
+    if (syscall(SYS_capget, &h, d) < 0)
+        return -errno;
+    d[0].effective = (uint32_t)effective;
+    d[1].effective = (uint32_t)(effective >> 32);
+    if (syscall(SYS_capset, &h, d) < 0)
+        return -errno;
+    own.now = effective;
+    return 0;
+}
+
+static int learn_own_creds(void)
+{
+    struct cap_header h = { CAP_V3, 0 };
+    struct cap_data d[2];
+    gid_t groups[MAX_GROUPS];
+    int n = getgroups(MAX_GROUPS, groups);
+    if (n < 0 || syscall(SYS_capget, &h, d) < 0)
+        return -1;
+    own.fsuid = geteuid();
+    own.fsgid = getegid();
+    own.ngroups = (uint32_t)n;
+    for (int i = 0; i < n; i++)
+        own.groups[i] = groups[i];
+    own.effective = own.now = d[0].effective | (uint64_t)d[1].effective << 32;
+    own.permitted = d[0].permitted | (uint64_t)d[1].permitted << 32;
+    own.known = 1;
+    return 0;
+}
+
+void restore_own_caps(void)
+{
+    if (own.known && own.now != own.effective)
+        set_effective(own.effective);
+}
+
+static int in_groups(uint32_t gid, uint32_t fsgid, const uint32_t *groups, uint32_t n)
+{
+    if (gid == fsgid)
+        return 1;
+    for (uint32_t i = 0; i < n; i++)
+        if (groups[i] == gid)
+            return 1;
+    return 0;
+}
+
+/* Whether the caller's group set ({fsgid} and its groups) is the sentry's */
+static int same_groups(const struct task_creds *c)
+{
+    for (uint32_t i = 0; i < c->ngroups; i++)
+        if (!in_groups(c->groups[i], own.fsgid, own.groups, own.ngroups))
+            return 0;
+    for (uint32_t i = 0; i < own.ngroups; i++)
+        if (!in_groups(own.groups[i], c->fsgid, c->groups, c->ngroups))
+            return 0;
+    return in_groups(c->fsgid, own.fsgid, own.groups, own.ngroups);
+}
+
+/*
+ * Takes on the caller's view of the permission checks a stat or a non-creating open of
+ * an ordinary file makes, when the sentry can: 1 then, 0 when the gofer is to answer.
+ * That view is the caller's ids and its FS_CAPS. The sentry can take on the ids when
+ * they are its own (its fsuid and group set), or when they do not matter: a caller with
+ * CAP_DAC_OVERRIDE and CAP_FOWNER passes every such check whatever its ids. The FS_CAPS
+ * are then set to the caller's in the sentry's effective set; its other capabilities
+ * stay (none of them changes an answer on an ordinary filesystem).
+ */
+static int take_on_caller_view(const struct task_creds *c)
+{
+    int ids_free = (c->cap_effective >> CAP_DAC_OVERRIDE_ & 1) &&
+                   (c->cap_effective >> CAP_FOWNER_ & 1);
+    if (!own.known && learn_own_creds() < 0)
+        return 0;
+    if (!ids_free && (c->fsuid != own.fsuid || !same_groups(c)))
+        return 0;
+    uint64_t wanted = (own.effective & ~FS_CAPS) | (c->cap_effective & FS_CAPS);
+    if (wanted & ~own.permitted)
+        return 0;
+    return own.now == wanted || set_effective(wanted) == 0;
+}
+
+/* Filesystems whose permission checks are the inode's mode bits and nothing else */
+static int ordinary_fs(int fd)
+{
+    struct statfs sf;
+    if (fstatfs(fd, &sf) < 0)
+        return 0;
+    switch ((unsigned long)sf.f_type) {
+    case 0xEF53:     /* ext2/3/4 */
+    case 0x58465342: /* xfs */
+    case 0x9123683E: /* btrfs */
+    case 0xF2F52010: /* f2fs */
+    case 0x01021994: /* tmpfs */
+    case 0x794C7630: /* overlayfs */
+    case 0x73717368: /* squashfs */
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* stat of fc->raw into st: 0, -errno, or ASK_GOFER */
+static int direct_stat(struct fast_call *fc, int follow, struct stat *st)
+{
+    int fd = inroot_openat2(root_fd, fc->raw, O_PATH | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW), 0,
+                            IN_ROOT);
+    if (fd == -ENOENT || fd == -ENOTDIR) /* maybe a symlink out of the tree: the gofer's */
+        return ASK_GOFER;
+    if (fd < 0)
+        return fd;
+    int ret = fstat(fd, st) < 0 ? -errno : ordinary_fs(fd) ? 0 : ASK_GOFER;
+    close(fd);
+    return ret;
+}
+
+/* fc->raw opened with flags (nothing created or truncated): an fd, -errno, or
+ * ASK_GOFER. The file is checked through an O_PATH fd and then opened through that fd
+ * (its /proc/self/fd link), so what opens is what was checked. */
+static int direct_open(struct fast_call *fc, int flags)
+{
+    int probe = inroot_openat2(root_fd, fc->raw, O_PATH | O_CLOEXEC | (flags & O_NOFOLLOW), 0,
+                               IN_ROOT);
+    if (probe == -ENOENT || probe == -ENOTDIR)
+        return ASK_GOFER;
+    if (probe < 0)
+        return probe;
+    struct stat st;
+    int fd = ASK_GOFER;
+    if (fstat(probe, &st) == 0 && (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) &&
+        ordinary_fs(probe)) {
+        char link[64];
+        snprintf(link, sizeof(link), "/proc/self/fd/%d", probe);
+        fd = open(link, (flags & ~O_NOFOLLOW) | O_CLOEXEC);
+        if (fd < 0)
+            fd = errno == ENOENT || errno == ENOTDIR ? ASK_GOFER : -errno;
+    }
+    close(probe);
+    return fd;
+}
+
+/* -- the handlers ---------------------------------------------------------------------- */
+
+static int answer(struct fast_call *fc, int64_t val, int32_t error)
+{
+    notif_respond(fc->listener, fc->notif->id, val, error, 0);
+    return FAST_ANSWERED;
+}
+
+static int arg_int(const struct seccomp_notif *n, int i)
+{
+    return (int)(uint32_t)n->data.args[i];
+}
+
+/*
+ * Reads the path argument at addr and places it (see the top of this file): 1 when
+ * fc->raw is a gofer path to serve here, FAST_PYTHON otherwise, -1 when the task is
+ * gone. The creds are read here too: a path C serves always needs them.
+ */
+static int place_path(struct fast_call *fc, int dirfd, uint64_t addr)
+{
+    int tid = (int)fc->notif->pid;
+    char path[PATH_MAX];
+    int64_t len = task_read_string(tid, addr, path, sizeof(path));
+    if (len <= 0) /* a fault, too long, or empty: Python says which errno */
+        return FAST_PYTHON;
+    if (!notif_id_valid(fc->listener, fc->notif->id))
+        return -1;
+    if (path[0] == '/') {
+        memcpy(fc->raw, path, (size_t)len + 1);
+    } else {
+        if (dirfd != AT_FDCWD)
+            return FAST_PYTHON;
+        char link[64];
+        snprintf(link, sizeof(link), "/proc/%d/cwd", tid);
+        ssize_t blen = readlink(link, fc->raw, PATH_MAX);
+        if (blen <= 0 || blen >= PATH_MAX || fc->raw[0] != '/')
+            return FAST_PYTHON;
+        fc->raw[blen] = 0;
+        if (blen >= 10 && strcmp(fc->raw + blen - 10, " (deleted)") == 0)
+            return FAST_PYTHON;
+        while (blen > 0 && fc->raw[blen - 1] == '/')
+            blen--;
+        if ((size_t)blen + 1 + (size_t)len >= sizeof(fc->raw))
+            return FAST_PYTHON;
+        fc->raw[blen] = '/';
+        memcpy(fc->raw + blen + 1, path, (size_t)len + 1);
+    }
+    if (!in_gofer_mount(fc->raw))
+        return FAST_PYTHON;
+    if (task_creds(tid, &fc->creds) < 0)
+        return FAST_PYTHON;
+    return 1;
+}
+
+/* struct statx (linux/stat.h), from the gofer's struct stat: as sentry/abi.py's
+ * stat_to_statx (the basic stats; no btime) */
+static void stat_to_statx(const struct stat *st, struct statx *sx)
+{
+    memset(sx, 0, sizeof(*sx));
+    sx->stx_mask = STATX_BASIC_STATS;
+    sx->stx_blksize = (uint32_t)st->st_blksize;
+    sx->stx_nlink = (uint32_t)st->st_nlink;
+    sx->stx_uid = st->st_uid;
+    sx->stx_gid = st->st_gid;
+    sx->stx_mode = (uint16_t)st->st_mode;
+    sx->stx_ino = st->st_ino;
+    sx->stx_size = (uint64_t)st->st_size;
+    sx->stx_blocks = (uint64_t)st->st_blocks;
+    sx->stx_atime.tv_sec = st->st_atim.tv_sec;
+    sx->stx_atime.tv_nsec = (uint32_t)st->st_atim.tv_nsec;
+    sx->stx_ctime.tv_sec = st->st_ctim.tv_sec;
+    sx->stx_ctime.tv_nsec = (uint32_t)st->st_ctim.tv_nsec;
+    sx->stx_mtime.tv_sec = st->st_mtim.tv_sec;
+    sx->stx_mtime.tv_nsec = (uint32_t)st->st_mtim.tv_nsec;
+    sx->stx_rdev_major = major(st->st_rdev);
+    sx->stx_rdev_minor = minor(st->st_rdev);
+    sx->stx_dev_major = major(st->st_dev);
+    sx->stx_dev_minor = minor(st->st_dev);
+}
+
+#define AT_NO_AUTOMOUNT_ 0x800
+#define AT_STATX_SYNC_TYPE_ 0x6000
+
+/* The stat family's common part: (dirfd, path) stat'ed through the gofer, written
+ * to out as a struct stat, or a struct statx when statx is set. */
+static int stat_at(struct fast_call *fc, int dirfd, uint64_t addr, int flags,
+                   uint64_t out, int statx)
+{
+    int placed = place_path(fc, dirfd, addr);
+    if (placed <= 0)
+        return placed < 0 ? FAST_ANSWERED : FAST_PYTHON;
+    int follow = !(flags & AT_SYMLINK_NOFOLLOW);
+    struct stat st;
+    memset(&st, 0, sizeof(st));
+    int direct = take_on_caller_view(&fc->creds) ? direct_stat(fc, follow, &st) : ASK_GOFER;
+    if (direct < 0)
+        return answer(fc, 0, direct);
+    if (direct == ASK_GOFER) {
+        struct gofer_reply reply;
+        int fd;
+        ssize_t n = gofer_call(&fc->creds, OP_STAT, fc->raw, follow, 0, &reply, (char *)&st,
+                               sizeof(st), &fd);
+        if (fd >= 0)
+            close(fd);
+        if (n < 0)
+            return FAST_PYTHON;
+        if (reply.err)
+            return answer(fc, 0, -reply.err);
+        if (reply.value != 0 || n != (ssize_t)sizeof(st))
+            return FAST_PYTHON; /* a redirect: Python follows it */
+    }
+    int64_t wrote;
+    if (statx) {
+        struct statx sx;
+        stat_to_statx(&st, &sx);
+        wrote = task_write((int)fc->notif->pid, out, &sx, sizeof(sx));
+    } else {
+        wrote = task_write((int)fc->notif->pid, out, &st, sizeof(st));
+    }
+    return answer(fc, 0, wrote < 0 ? -EFAULT : 0);
+}
+
+static int fast_stat(struct fast_call *fc)
+{
+    const __u64 *a = fc->notif->data.args;
+    return stat_at(fc, AT_FDCWD, a[0], 0, a[1], 0);
+}
+
+static int fast_lstat(struct fast_call *fc)
+{
+    const __u64 *a = fc->notif->data.args;
+    return stat_at(fc, AT_FDCWD, a[0], AT_SYMLINK_NOFOLLOW, a[1], 0);
+}
+
+static int fast_newfstatat(struct fast_call *fc)
+{
+    const __u64 *a = fc->notif->data.args;
+    int flags = arg_int(fc->notif, 3);
+    if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT_)) /* AT_EMPTY_PATH, EINVAL */
+        return FAST_PYTHON;
+    return stat_at(fc, arg_int(fc->notif, 0), a[1], flags, a[2], 0);
+}
+
+static int fast_statx(struct fast_call *fc)
+{
+    const __u64 *a = fc->notif->data.args;
+    int flags = arg_int(fc->notif, 2);
+    if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT_ | AT_STATX_SYNC_TYPE_) ||
+        (flags & AT_STATX_SYNC_TYPE_) == AT_STATX_SYNC_TYPE_ || (a[3] & 0x80000000u))
+        return FAST_PYTHON;
+    return stat_at(fc, arg_int(fc->notif, 0), a[1], flags, a[4], 1);
+}
+
+/* The open family's common part: the gofer opens, and the fd is installed with
+ * ADDFD_FLAG_SEND, which answers the call with its number. */
+static int open_at(struct fast_call *fc, int dirfd, uint64_t addr, int flags, uint64_t mode)
+{
+    if (flags & O_PATH) /* the kernel opens those in the task (sys_file.do_open) */
+        return FAST_PYTHON;
+    int placed = place_path(fc, dirfd, addr);
+    if (placed <= 0)
+        return placed < 0 ? FAST_ANSWERED : FAST_PYTHON;
+    int fd = ASK_GOFER;
+    if (!(flags & (O_CREAT | O_TRUNC | __O_TMPFILE)) && take_on_caller_view(&fc->creds))
+        fd = direct_open(fc, flags & (int)open_mask);
+    if (fd < 0 && fd != ASK_GOFER)
+        return answer(fc, 0, fd);
+    if (fd == ASK_GOFER) {
+        struct gofer_reply reply;
+        char payload[16];
+        ssize_t n = gofer_call(&fc->creds, OP_OPEN, fc->raw, flags, (int64_t)mode, &reply,
+                               payload, sizeof(payload), &fd);
+        if (n < 0)
+            return FAST_PYTHON;
+        if (reply.err) {
+            if (fd >= 0)
+                close(fd);
+            return answer(fc, 0, -reply.err);
+        }
+        if (reply.value != 0 || fd < 0) { /* a redirect or a FIFO: Python's */
+            if (fd >= 0)
+                close(fd);
+            return FAST_PYTHON;
+        }
+    }
+    int ret = notif_addfd(fc->listener, fc->notif->id, fd, flags & O_CLOEXEC ? O_CLOEXEC : 0, 1);
+    close(fd);
+    if (ret < 0 && ret != -ENOENT) /* e.g. EMFILE: the task's fd table is full */
+        answer(fc, 0, ret);
+    return FAST_ANSWERED;
+}
+
+static int fast_open(struct fast_call *fc)
+{
+    const __u64 *a = fc->notif->data.args;
+    return open_at(fc, AT_FDCWD, a[0], arg_int(fc->notif, 1), a[2]);
+}
+
+static int fast_openat(struct fast_call *fc)
+{
+    const __u64 *a = fc->notif->data.args;
+    return open_at(fc, arg_int(fc->notif, 0), a[1], arg_int(fc->notif, 2), a[3]);
+}
+
+static int fast_creat(struct fast_call *fc)
+{
+    const __u64 *a = fc->notif->data.args;
+    return open_at(fc, AT_FDCWD, a[0], O_CREAT | O_WRONLY | O_TRUNC, a[1]);
+}
+
+/* Answers the notification if it is one of the calls above and C can (FAST_ANSWERED);
+ * FAST_PYTHON hands it to Python. */
+static int fast_handle(int listener, const struct seccomp_notif *notif)
+{
+    static struct fast_call fc; /* (the sentry serves one notification at a time) */
+    if (nmounts < 0)
+        return FAST_PYTHON;
+    fc.listener = listener;
+    fc.notif = notif;
+    switch (notif->data.nr) {
+    case SYS_stat: return fast_stat(&fc);
+    case SYS_lstat: return fast_lstat(&fc);
+    case SYS_newfstatat: return fast_newfstatat(&fc);
+    case SYS_statx: return fast_statx(&fc);
+    case SYS_open: return fast_open(&fc);
+    case SYS_openat: return fast_openat(&fc);
+    case SYS_creat: return fast_creat(&fc);
+    default: return FAST_PYTHON;
+    }
+}
