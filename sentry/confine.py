@@ -33,6 +33,7 @@ SENTRY_CAPS = (
     "CAP_DAC_OVERRIDE",     # /proc/PID/{fd,cwd,root,...} and reopening of other uids' fds
     "CAP_DAC_READ_SEARCH",
     "CAP_FOWNER",           # fchmod/fchown of sentry-made files for tasks of other uids
+    "CAP_FSETID",           # a caller's, for the files fastpath.c creates or truncates
     "CAP_CHOWN",            # the pty slave of an exec'd process belongs to its uid
     "CAP_KILL",             # signals to sandbox tasks of any uid
 )

@@ -95,3 +95,42 @@ def test_a_blocking_fifo_open_waits_for_its_peer(rt, bundle):
     lines = _run(rt, bundle, "mkfifo /tmp/ff && (rsphelper write /tmp/ff hello >/dev/null &) && "
                  "rsphelper cat /tmp/ff")
     assert lines == ["hello"], lines
+
+
+def test_creating_truncating_and_removing_meet_the_callers_checks(rt, bundle):
+    def prepare(root):
+        _private_files(root)
+        (root / "sticky").mkdir()
+        os.chown(root / "sticky", 2000, 2000)
+        os.chmod(root / "sticky", 0o1777)
+        (root / "shared").mkdir()
+        os.chown(root / "shared", 0, 1000)
+        os.chmod(root / "shared", 0o2775)  # set-gid: new files take its group
+        (root / "suid").write_text("#!/bin/sh\n")
+        os.chmod(root / "suid", 0o4777)
+
+    root = None
+
+    def keep(r):
+        nonlocal root
+        root = r
+        prepare(r)
+
+    lines = _run(rt, bundle, "; ".join([
+        "umask 027 && rsphelper write /shared/made x",
+        "rsphelper as-user 1000 1000 /bin/rsphelper write /sticky/theirs x",
+        "rsphelper unlink /sticky/theirs",  # root without CAP_FOWNER: not its file or dir
+        "rsphelper as-user 1000 1000 /bin/rsphelper write /etc/nope x",
+        "rsphelper write /suid y",  # truncated without CAP_FSETID: the set-uid bit goes
+        "rsphelper unlink /private/f",  # no write permission on /private
+        "rsphelper unlink /nope",
+        "rsphelper unlink /shared",
+        "rsphelper write /shared/gone x && rsphelper unlink /shared/gone",
+    ]), prepare=keep, capabilities=ROOT_WITHOUT_DAC)
+    assert lines == ["ok", "ok", "ERR EPERM 1", "ERR EACCES 13", "ok", "ERR EACCES 13",
+                     "ERR ENOENT 2", "ERR EISDIR 21", "ok", "ok"], lines
+    made = os.stat(root / "shared/made")
+    assert (made.st_uid, made.st_gid, made.st_mode & 0o7777) == (0, 1000, 0o640)
+    assert os.stat(root / "sticky/theirs").st_uid == 1000
+    assert os.stat(root / "suid").st_mode & 0o7777 == 0o777
+    assert not (root / "shared/gone").exists() and (root / "private/f").exists()

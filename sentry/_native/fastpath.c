@@ -1,25 +1,26 @@
 /*
- * The sentry's cheap handlers, in C: stat and open of a path in the container tree.
+ * The sentry's cheap handlers, in C: stat, open and unlink of a path in the container
+ * tree.
  *
  * These are most of what real programs trap (a Python import is a dozen stats and an
- * open), and their answer is one gofer round trip: entering Python for them would cost
- * more than the trap itself. fast_handle() answers a notification here when it is one
- * of these calls on a path it can place exactly as sentry/vfs.py would:
+ * open), and their answer is one gofer round trip at most: entering Python for them
+ * would cost more than the trap itself. fast_handle() answers a notification here when
+ * it is one of these calls on a path it can place exactly as sentry/vfs.py would:
  *   - the path is absolute or relative to the cwd, and has no ".." component (a ".."
  *     may climb out of a synthetic mount, which only Python can follow);
  *   - the innermost mount holding it lexically is served by the gofer.
  * How it answers depends on the caller:
- *   - Direct (as gVisor's directfs), for a stat or a non-creating open of a regular
- *     file or directory on an ordinary disk or memory filesystem, when the sentry can
- *     take on the caller's view of the permission checks (take_on_caller_view: the
- *     caller's ids are the sentry's, or its CAP_DAC_OVERRIDE and CAP_FOWNER make them
- *     irrelevant; its DAC capabilities then replace the sentry's for the call). The
+ *   - Directly (as gVisor's directfs), on regular files and directories of ordinary
+ *     disk and memory filesystems, when the sentry can take on the caller's view of
+ *     the permission checks (take_on_caller_view: the caller's ids are the sentry's, or
+ *     for a stat or a plain open its CAP_DAC_OVERRIDE and CAP_FOWNER make them
+ *     irrelevant; its file capabilities then replace the sentry's for the call). The
  *     sentry resolves the path itself, from its own fd of the container root, with the
- *     gofer's resolution (gofer/_native/inroot.c) -- one hop less -- and checks the file
- *     through an O_PATH fd before opening that very file.
- *   - Through the gofer otherwise (other callers, creating or truncating opens, paths
- *     that do not resolve, other files): the request gofer_fs.py would send (same op,
- *     same raw path, the caller's credentials), answered with the gofer's reply.
+ *     gofer's resolution (gofer/_native/inroot.c) -- one hop less. A plain open checks
+ *     the file through an O_PATH fd before opening that very file.
+ *   - Through the gofer otherwise (other callers, O_TMPFILE, paths that do not resolve
+ *     in the tree, other files): the request gofer_fs.py would send (same op, same raw
+ *     path, the caller's credentials), answered with the gofer's reply.
  * Anything else -- another call,
  * other flags, a fault, a synthetic mount, a reply that redirects resolution (a symlink
  * out of the tree) or is a FIFO the kernel must open -- returns 0 and the notification
@@ -228,6 +229,7 @@ static int in_gofer_mount(const char *raw)
 
 #define OP_OPEN 2
 #define OP_STAT 3
+#define OP_UNLINK 7
 #define GOFER_REDIRECT (-1)
 #define GOFER_FIFO (-2)
 
@@ -319,8 +321,11 @@ struct fast_call {
 #define CAP_DAC_OVERRIDE_ 1
 #define CAP_DAC_READ_SEARCH_ 2
 #define CAP_FOWNER_ 3
-/* the capabilities a stat or a non-creating open of an ordinary file consults */
-#define FS_CAPS ((1ULL << CAP_DAC_OVERRIDE_) | (1ULL << CAP_DAC_READ_SEARCH_) | (1ULL << CAP_FOWNER_))
+#define CAP_FSETID_ 4
+/* the capabilities the calls served here consult on an ordinary filesystem (FSETID:
+ * whether a created or truncated file keeps its set-id bits) */
+#define FS_CAPS ((1ULL << CAP_DAC_OVERRIDE_) | (1ULL << CAP_DAC_READ_SEARCH_) | \
+                 (1ULL << CAP_FOWNER_) | (1ULL << CAP_FSETID_))
 
 /* The sentry's own credentials (read at its first direct answer, once it is confined)
  * and the effective capabilities it runs with now (own.effective outside direct
@@ -398,21 +403,23 @@ static int same_groups(const struct task_creds *c)
 }
 
 /*
- * Takes on the caller's view of the permission checks a stat or a non-creating open of
- * an ordinary file makes, when the sentry can: 1 then, 0 when the gofer is to answer.
- * That view is the caller's ids and its FS_CAPS. The sentry can take on the ids when
- * they are its own (its fsuid and group set), or when they do not matter: a caller with
- * CAP_DAC_OVERRIDE and CAP_FOWNER passes every such check whatever its ids. The FS_CAPS
- * are then set to the caller's in the sentry's effective set; its other capabilities
- * stay (none of them changes an answer on an ordinary filesystem).
+ * Takes on the caller's view of the permission checks of the calls served here, when
+ * the sentry can: 1 then, 0 when the gofer is to answer. That view is the caller's ids
+ * and its FS_CAPS. The sentry can take on the ids when they are its own (its fsuid,
+ * fsgid and group set), or, when exact_ids is 0 (a stat, a non-creating open), when
+ * they do not matter: a caller with CAP_DAC_OVERRIDE and CAP_FOWNER passes every check
+ * those make, whatever its ids. Calls that create or remove need exact_ids (the new
+ * file's owner, a sticky directory). The FS_CAPS are then set to the caller's in the
+ * sentry's effective set; its other capabilities stay (none of them changes an answer
+ * on an ordinary filesystem).
  */
-static int take_on_caller_view(const struct task_creds *c)
+static int take_on_caller_view(const struct task_creds *c, int exact_ids)
 {
-    int ids_free = (c->cap_effective >> CAP_DAC_OVERRIDE_ & 1) &&
+    int ids_free = !exact_ids && (c->cap_effective >> CAP_DAC_OVERRIDE_ & 1) &&
                    (c->cap_effective >> CAP_FOWNER_ & 1);
     if (!own.known && learn_own_creds() < 0)
         return 0;
-    if (!ids_free && (c->fsuid != own.fsuid || !same_groups(c)))
+    if (!ids_free && (c->fsuid != own.fsuid || c->fsgid != own.fsgid || !same_groups(c)))
         return 0;
     uint64_t wanted = (own.effective & ~FS_CAPS) | (c->cap_effective & FS_CAPS);
     if (wanted & ~own.permitted)
@@ -477,6 +484,65 @@ static int direct_open(struct fast_call *fc, int flags)
     }
     close(probe);
     return fd;
+}
+
+/* fc->raw opened with flags that create or truncate (mode with the caller's umask
+ * applied): an fd, -errno, INROOT_FIFO or ASK_GOFER. As the gofer: the sentry's own
+ * umask is 0 meanwhile, the caller's being in mode already. */
+static int direct_create(struct fast_call *fc, int flags, uint64_t mode)
+{
+    mode_t umask_was = umask(0);
+    int fd = inroot_open(root_fd, fc->raw, (uint64_t)flags, mode, IN_ROOT);
+    umask(umask_was);
+    if (fd == -ENOENT || fd == -ENOTDIR)
+        return ASK_GOFER;
+    if (fd < 0)
+        return fd;
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) || !ordinary_fs(fd)) {
+        close(fd); /* (what the gofer then opens as the caller is the same file) */
+        return ASK_GOFER;
+    }
+    return fd;
+}
+
+/* The last component of fc->raw (unlink's), with its parent opened O_PATH in *parent:
+ * 0, -errno, or ASK_GOFER for a name only the gofer's checks answer ("." or a trailing
+ * slash, which make unlink's errno depend on what the path is). */
+static int open_parent(struct fast_call *fc, int *parent, const char **name)
+{
+    char *slash = strrchr(fc->raw, '/');
+    if (!slash[1] || strcmp(slash + 1, ".") == 0)
+        return ASK_GOFER;
+    *name = slash + 1;
+    *slash = 0;
+    int fd = inroot_openat2(root_fd, fc->raw[0] ? fc->raw : "/", O_PATH | O_DIRECTORY | O_CLOEXEC,
+                            0, IN_ROOT);
+    *slash = '/';
+    if (fd == -ENOENT || fd == -ENOTDIR)
+        return ASK_GOFER;
+    if (fd < 0)
+        return fd;
+    if (!ordinary_fs(fd)) {
+        close(fd);
+        return ASK_GOFER;
+    }
+    *parent = fd;
+    return 0;
+}
+
+/* unlink of fc->raw: 0, -errno, or ASK_GOFER */
+static int direct_unlink(struct fast_call *fc)
+{
+    int parent;
+    const char *name;
+    int ret = open_parent(fc, &parent, &name);
+    if (ret)
+        return ret;
+    ret = unlinkat(parent, name, 0) == 0 ? 0 : -errno;
+    close(parent);
+    /* not there: maybe the path leaves the tree through a symlink, as the gofer sees */
+    return ret == -ENOENT || ret == -ENOTDIR ? ASK_GOFER : ret;
 }
 
 /* -- the handlers ---------------------------------------------------------------------- */
@@ -573,7 +639,7 @@ static int stat_at(struct fast_call *fc, int dirfd, uint64_t addr, int flags,
     int follow = !(flags & AT_SYMLINK_NOFOLLOW);
     struct stat st;
     memset(&st, 0, sizeof(st));
-    int direct = take_on_caller_view(&fc->creds) ? direct_stat(fc, follow, &st) : ASK_GOFER;
+    int direct = take_on_caller_view(&fc->creds, 0) ? direct_stat(fc, follow, &st) : ASK_GOFER;
     if (direct < 0)
         return answer(fc, 0, direct);
     if (direct == ASK_GOFER) {
@@ -642,8 +708,15 @@ static int open_at(struct fast_call *fc, int dirfd, uint64_t addr, int flags, ui
     if (placed <= 0)
         return placed < 0 ? FAST_ANSWERED : FAST_PYTHON;
     int fd = ASK_GOFER;
-    if (!(flags & (O_CREAT | O_TRUNC | __O_TMPFILE)) && take_on_caller_view(&fc->creds))
+    if ((flags & __O_TMPFILE) == __O_TMPFILE)
+        ; /* the gofer's */
+    else if (!(flags & (O_CREAT | O_TRUNC)) && take_on_caller_view(&fc->creds, 0))
         fd = direct_open(fc, flags & (int)open_mask);
+    else if ((flags & (O_CREAT | O_TRUNC)) && take_on_caller_view(&fc->creds, 1))
+        fd = direct_create(fc, flags & (int)open_mask,
+                           flags & O_CREAT ? mode & 07777 & ~(uint64_t)fc->creds.umask : 0);
+    if (fd == INROOT_FIFO)
+        return FAST_PYTHON;
     if (fd < 0 && fd != ASK_GOFER)
         return answer(fc, 0, fd);
     if (fd == ASK_GOFER) {
@@ -689,6 +762,40 @@ static int fast_creat(struct fast_call *fc)
     return open_at(fc, AT_FDCWD, a[0], O_CREAT | O_WRONLY | O_TRUNC, a[1]);
 }
 
+/* unlink's common part: directly, or through the gofer (UNLINK of a file) */
+static int unlink_at(struct fast_call *fc, int dirfd, uint64_t addr)
+{
+    int placed = place_path(fc, dirfd, addr);
+    if (placed <= 0)
+        return placed < 0 ? FAST_ANSWERED : FAST_PYTHON;
+    int ret = take_on_caller_view(&fc->creds, 1) ? direct_unlink(fc) : ASK_GOFER;
+    if (ret == ASK_GOFER) {
+        struct gofer_reply reply;
+        char payload[16];
+        int fd;
+        ssize_t n = gofer_call(&fc->creds, OP_UNLINK, fc->raw, 0, 0, &reply, payload,
+                               sizeof(payload), &fd);
+        if (fd >= 0)
+            close(fd);
+        if (n < 0 || (!reply.err && reply.value != 0))
+            return FAST_PYTHON; /* a redirect: Python follows it */
+        ret = -reply.err;
+    }
+    return answer(fc, 0, ret);
+}
+
+static int fast_unlink(struct fast_call *fc)
+{
+    return unlink_at(fc, AT_FDCWD, fc->notif->data.args[0]);
+}
+
+static int fast_unlinkat(struct fast_call *fc)
+{
+    if (arg_int(fc->notif, 2) != 0) /* AT_REMOVEDIR, or EINVAL: Python's */
+        return FAST_PYTHON;
+    return unlink_at(fc, arg_int(fc->notif, 0), fc->notif->data.args[1]);
+}
+
 /* Answers the notification if it is one of the calls above and C can (FAST_ANSWERED);
  * FAST_PYTHON hands it to Python. */
 static int fast_handle(int listener, const struct seccomp_notif *notif)
@@ -706,6 +813,8 @@ static int fast_handle(int listener, const struct seccomp_notif *notif)
     case SYS_open: return fast_open(&fc);
     case SYS_openat: return fast_openat(&fc);
     case SYS_creat: return fast_creat(&fc);
+    case SYS_unlink: return fast_unlink(&fc);
+    case SYS_unlinkat: return fast_unlinkat(&fc);
     default: return FAST_PYTHON;
     }
 }
