@@ -279,6 +279,8 @@ static ssize_t gofer_call(const struct task_creds *c, uint16_t op, const char *p
         n = recvmsg(gofer_sock, &rmsg, MSG_CMSG_CLOEXEC);
     while (n < 0 && errno == EINTR);
     *fd = -1;
+    if (n < 0)
+        return -1;
     for (struct cmsghdr *cm = CMSG_FIRSTHDR(&rmsg); cm; cm = CMSG_NXTHDR(&rmsg, cm)) {
         if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
             continue;
