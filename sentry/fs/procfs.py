@@ -8,7 +8,7 @@ import re
 import time
 from typing import TYPE_CHECKING
 
-from sentry.errors import SyscallError
+from sentry.errors import SyscallError, TaskGone
 from sentry.fs.node import (
     Dir, File, MagicFd, Node, Symlink, SyntheticFS, host_read, sandbox_name, text,
 )
@@ -33,6 +33,11 @@ def _parse_status(raw_bytes: bytes) -> dict[str, str]:
     return out
 
 
+_CALLER_FIELDS = re.compile(rb"^(Tgid|Pid|NStgid|NSpid):[ \t]*(.*)$", re.M)
+_CALLERS_MAX = 4096
+_PID_DIRS_MAX = 64
+
+
 class PidNS:
     """Host pid ↔ sandbox pid for the init's pid namespace."""
 
@@ -42,6 +47,8 @@ class PidNS:
         self._ns = ""
         self._level = 0
         self._by_sandbox: dict[int, int] = {}
+        # host tid → (its /proc/<tid> inode, sandbox tgid, sandbox tid, host tgid)
+        self._callers: dict[int, tuple[int, int, int, int]] = {}
 
     def _ensure(self) -> None:
         init = self.kernel.init_pid
@@ -53,6 +60,7 @@ class PidNS:
                 raise SyscallError(errno.ESRCH) from None
             self._init = init
             self._by_sandbox = {}
+            self._callers = {}
 
     @property
     def level(self) -> int:
@@ -102,14 +110,33 @@ class PidNS:
 
     def caller(self, t: Task) -> tuple[int, int]:
         """(sandbox tgid, sandbox tid) of the calling task (t.pid is its host tid)."""
+        return self.caller_ids(t)[:2]
+
+    def caller_ids(self, t: Task) -> tuple[int, int, int]:
+        """(sandbox tgid, sandbox tid, host tgid) of the calling task. Cached per host
+        tid and keyed by its /proc/<tid> inode, as Task.creds is: a task's pid numbers
+        are fixed for its life (an exec by a thread takes the leader's numbers, whole),
+        and a recycled tid comes with another inode. So /proc/self costs a stat of a
+        task already met, not a read and parse of its status."""
         self._ensure()
-        f = _parse_status(t.proc_status())
-        tgids = f.get("NStgid", f.get("Tgid", "0")).split()
-        tids = f.get("NSpid", f.get("Pid", "0")).split()
+        try:
+            ino = os.stat(f"/proc/{t.pid}").st_ino
+        except OSError:
+            raise TaskGone() from None
+        hit = self._callers.get(t.pid)
+        if hit is not None and hit[0] == ino:
+            return hit[1], hit[2], hit[3]
+        f = dict(_CALLER_FIELDS.findall(t.proc_status()))
+        tgids = f.get(b"NStgid", f.get(b"Tgid", b"0")).split()
+        tids = f.get(b"NSpid", f.get(b"Pid", b"0")).split()
         lv = self._level
         if not self.member(t.pid) or len(tids) <= lv:
             raise SyscallError(errno.ENOENT)
-        return int(tgids[lv]), int(tids[lv])
+        ids = (int(tgids[lv]), int(tids[lv]), int(f.get(b"Tgid", b"0")))
+        if len(self._callers) >= _CALLERS_MAX:
+            self._callers.clear()
+        self._callers[t.pid] = (ino, *ids)
+        return ids
 
 
 def pidns_of(kernel) -> PidNS:  # type: ignore[no-untyped-def]
@@ -215,6 +242,7 @@ class ProcFS(SyntheticFS):
     def __init__(self, kernel) -> None:  # type: ignore[no-untyped-def]
         self.ns = pidns_of(kernel)
         self.boot_id = _uuid4()
+        self._pid_dirs: dict[tuple[int, int, bool], Dir] = {}
         super().__init__(kernel, Dir(self._root_entries, self._root_lookup))
         self.statics = self._statics()
 
@@ -222,11 +250,10 @@ class ProcFS(SyntheticFS):
     def _caller_host_tgid(self, t: Task, sp: int) -> int:
         """The caller's host tgid if sp is its sandbox tgid, else 0."""
         try:
-            f = _parse_status(t.proc_status())
-            sandbox_tgid = int(f.get("NStgid", "0").split()[self.ns.level])
+            sandbox_tgid, _tid, host_tgid = self.ns.caller_ids(t)
         except (SyscallError, IndexError, ValueError):
             return 0
-        return int(f.get("Tgid", "0")) if sandbox_tgid == sp else 0
+        return host_tgid if sandbox_tgid == sp else 0
 
     def _root_entries(self, t: Task) -> dict[str, Node]:
         out: dict[str, Node] = dict(self.statics)
@@ -350,6 +377,18 @@ class ProcFS(SyntheticFS):
 
     # -- /proc/PID -------------------------------------------------------------------
     def pid_dir(self, hp: int, sp: int, *, thread: bool = False) -> Dir:
+        """The /proc/<sp> directory of host task hp. Its nodes hold nothing but hp, sp
+        and the kernel (what they show is read when asked), so one built for the same
+        numbers serves again: the last few are kept."""
+        key = (hp, sp, thread)
+        d = self._pid_dirs.get(key)
+        if d is None:
+            if len(self._pid_dirs) >= _PID_DIRS_MAX:
+                self._pid_dirs.clear()
+            d = self._pid_dirs[key] = self._make_pid_dir(hp, sp, thread)
+        return d
+
+    def _make_pid_dir(self, hp: int, sp: int, thread: bool) -> Dir:
         k = self.kernel
         ns = self.ns
 
