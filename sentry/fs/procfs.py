@@ -6,7 +6,7 @@ import errno
 import os
 import re
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from sentry.errors import SyscallError, TaskGone
 from sentry.fs.node import (
@@ -49,6 +49,8 @@ class PidNS:
         self._by_sandbox: dict[int, int] = {}
         # host tid → (its /proc/<tid> inode, sandbox tgid, sandbox tid, host tgid)
         self._callers: dict[int, tuple[int, int, int, int]] = {}
+        self._last_task: Task | None = None  # the notification last asked about, and
+        self._last_ids = (0, 0, 0)  # its answer
 
     def _ensure(self) -> None:
         init = self.kernel.init_pid
@@ -61,6 +63,7 @@ class PidNS:
             self._init = init
             self._by_sandbox = {}
             self._callers = {}
+            self._last_task = None
 
     @property
     def level(self) -> int:
@@ -119,13 +122,16 @@ class PidNS:
         and a recycled tid comes with another inode. So /proc/self costs a stat of a
         task already met, not a read and parse of its status."""
         self._ensure()
+        if self._last_task is t:  # (a walk through /proc/self asks twice)
+            return self._last_ids
         try:
             ino = os.stat(f"/proc/{t.pid}").st_ino
         except OSError:
             raise TaskGone() from None
         hit = self._callers.get(t.pid)
         if hit is not None and hit[0] == ino:
-            return hit[1], hit[2], hit[3]
+            self._last_task, self._last_ids = t, (hit[1], hit[2], hit[3])
+            return self._last_ids
         f = dict(_CALLER_FIELDS.findall(t.proc_status()))
         tgids = f.get(b"NStgid", f.get(b"Tgid", b"0")).split()
         tids = f.get(b"NSpid", f.get(b"Pid", b"0")).split()
@@ -136,6 +142,7 @@ class PidNS:
         if len(self._callers) >= _CALLERS_MAX:
             self._callers.clear()
         self._callers[t.pid] = (ino, *ids)
+        self._last_task, self._last_ids = t, ids
         return ids
 
 
@@ -438,38 +445,47 @@ class ProcFS(SyntheticFS):
                     out[str(tid)] = self.pid_dir(int(tid_s), tid, thread=True)
             return out
 
-        entries: dict[str, Node] = {
-            "status": File(lambda t: status_text(ns, hp), owner=owner),
-            "stat": File(lambda t: stat_text(ns, hp), owner=owner),
-            "cmdline": hfile("cmdline"),
-            "comm": hfile("comm"),
-            "environ": File(lambda t: host_read(f"/proc/{hp}/environ"), mode=0o400,
-                            owner=owner, check=may_inspect),
-            "exe": link("exe"),
-            "cwd": link("cwd"),
-            "root": Symlink("/", owner=owner),
-            "fd": Dir(fds, fd_lookup, mode=0o500, owner=owner),
-            "fdinfo": Dir(fdinfo, mode=0o500, owner=owner),
-            "maps": File(lambda t: maps_text(hp), owner=owner, check=may_inspect),
-            "mounts": File(lambda t: mounts_text(k), owner=owner),
-            "mountinfo": File(lambda t: mountinfo_text(k), owner=owner),
-            "limits": hfile("limits"),
-            "statm": hfile("statm"),
-            "auxv": File(lambda t: host_read(f"/proc/{hp}/auxv"), mode=0o400, owner=owner,
-                         check=may_inspect),
-            "oom_score_adj": hfile("oom_score_adj"),
-            "cgroup": File(b"0::/\n", owner=owner),
-            "ns": Dir(owner=owner, mode=0o511),
+        # each node is made when looked up: a lookup (/proc/self/exe) makes one
+        makers: dict[str, Callable[[], Node]] = {
+            "status": lambda: File(lambda t: status_text(ns, hp), owner=owner),
+            "stat": lambda: File(lambda t: stat_text(ns, hp), owner=owner),
+            "cmdline": lambda: hfile("cmdline"),
+            "comm": lambda: hfile("comm"),
+            "environ": lambda: File(lambda t: host_read(f"/proc/{hp}/environ"), mode=0o400,
+                                    owner=owner, check=may_inspect),
+            "exe": lambda: link("exe"),
+            "cwd": lambda: link("cwd"),
+            "root": lambda: Symlink("/", owner=owner),
+            "fd": lambda: Dir(fds, fd_lookup, mode=0o500, owner=owner),
+            "fdinfo": lambda: Dir(fdinfo, mode=0o500, owner=owner),
+            "maps": lambda: File(lambda t: maps_text(hp), owner=owner, check=may_inspect),
+            "mounts": lambda: File(lambda t: mounts_text(k), owner=owner),
+            "mountinfo": lambda: File(lambda t: mountinfo_text(k), owner=owner),
+            "limits": lambda: hfile("limits"),
+            "statm": lambda: hfile("statm"),
+            "auxv": lambda: File(lambda t: host_read(f"/proc/{hp}/auxv"), mode=0o400,
+                                 owner=owner, check=may_inspect),
+            "oom_score_adj": lambda: hfile("oom_score_adj"),
+            "cgroup": lambda: File(b"0::/\n", owner=owner),
+            "ns": lambda: Dir(owner=owner, mode=0o511),
         }
         if not thread:
-            entries["task"] = Dir(tasks, owner=owner)
+            makers["task"] = lambda: Dir(tasks, owner=owner)
 
-        def check_alive(t: Task) -> dict[str, Node]:
+        def check_alive() -> None:
             if not os.path.exists(f"/proc/{hp}"):
                 raise SyscallError(errno.ENOENT)
-            return entries
 
-        return Dir(check_alive, owner=owner)
+        def entries(t: Task) -> dict[str, Node]:
+            check_alive()
+            return {name: make() for name, make in makers.items()}
+
+        def lookup(t: Task, name: str) -> Node | None:
+            check_alive()
+            make = makers.get(name)
+            return make() if make is not None else None
+
+        return Dir(entries, lookup, owner=owner)
 
 
 def _listdir(path: str) -> list[str]:
