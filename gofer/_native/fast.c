@@ -159,14 +159,16 @@ static int serve_exec(int sock, const struct header *h, const char *path)
         err = ELOOP;
     else if (!err && !S_ISREG(st.st_mode))  /* nothing else loads */
         err = EACCES;
-    char link[32];
-    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-    if (!err && faccessat(AT_FDCWD, link, X_OK, AT_EACCESS) < 0)
+    /* the file just checked, not the path again: server.py asks through
+     * /proc/self/fd/N, here the fd itself is asked (AT_EMPTY_PATH) */
+    if (!err && faccessat(fd, "", X_OK, AT_EACCESS | AT_EMPTY_PATH) < 0)
         err = EACCES;  /* (os.access: any failure is a no) */
     if (err || !length) {
         close(fd);
         return send_reply(sock, err, err ? NULL : &st, err ? 0 : sizeof(st), -1) ?: 1;
     }
+    char link[32];
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
     struct open_how how = { .flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC };
     int rfd = (int)syscall(SYS_openat2, AT_FDCWD, link, &how, sizeof(how));
     close(fd);

@@ -33,7 +33,17 @@ def _parse_status(raw_bytes: bytes) -> dict[str, str]:
     return out
 
 
-_CALLER_FIELDS = re.compile(rb"^(Tgid|Pid|NStgid|NSpid):[ \t]*(.*)$", re.M)
+def _status_line(raw: bytes, key: bytes) -> bytes | None:
+    """The value of one line of a /proc/PID/status ("\nKey:\tvalue"), found without
+    parsing the ~60 others (its Name line is escaped: no newline inside a field)."""
+    i = raw.find(b"\n" + key + b":")
+    if i < 0:
+        return None
+    i += len(key) + 2
+    j = raw.find(b"\n", i)
+    return raw[i:j if j >= 0 else len(raw)]
+
+
 _CALLERS_MAX = 4096
 _PID_DIRS_MAX = 64
 
@@ -132,13 +142,14 @@ class PidNS:
         if hit is not None and hit[0] == ino:
             self._last_task, self._last_ids = t, (hit[1], hit[2], hit[3])
             return self._last_ids
-        f = dict(_CALLER_FIELDS.findall(t.proc_status()))
-        tgids = f.get(b"NStgid", f.get(b"Tgid", b"0")).split()
-        tids = f.get(b"NSpid", f.get(b"Pid", b"0")).split()
+        raw = t.proc_status()
+        tgid = _status_line(raw, b"Tgid") or b"0"
+        tgids = (_status_line(raw, b"NStgid") or tgid).split()
+        tids = (_status_line(raw, b"NSpid") or _status_line(raw, b"Pid") or b"0").split()
         lv = self._level
         if not self.member(t.pid) or len(tids) <= lv:
             raise SyscallError(errno.ENOENT)
-        ids = (int(tgids[lv]), int(tids[lv]), int(f.get(b"Tgid", b"0")))
+        ids = (int(tgids[lv]), int(tids[lv]), int(tgid))
         if len(self._callers) >= _CALLERS_MAX:
             self._callers.clear()
         self._callers[t.pid] = (ino, *ids)
