@@ -214,8 +214,8 @@ def test_proc_self_exe_is_a_sandbox_path(rt, bundle):
 
 
 def test_proc_self_after_exec_is_the_callers_pid(rt, bundle):
-    """/proc/self in a program just exec'd (the sentry learns its pid numbers at the
-    execve, before the program runs) names that program's process, fork after fork."""
+    """/proc/self in a program just exec'd names that program's process, fork after
+    fork (the sentry caches a caller's pid numbers per tid)."""
     b = make(bundle, "for i in 1 2 3 4 5 6; do sh -c 'echo $$ $(readlink /proc/self); "
                      "exec readlink /proc/self'; done; readlink /proc/self/exe")
     p = run_bundle(rt, b)

@@ -125,7 +125,6 @@ def execve(t: Task) -> Result:
     only name another file of the container, and the kernel makes its own exec
     permission checks on it (and the seccomp filter kills a foreign arch's code)."""
     _check_exec(t, AT_FDCWD, t.args[0], 0)
-    _remember_pids(t)
     t.forget_creds()  # a set-id program changes them
     return CONTINUE
 
@@ -136,22 +135,8 @@ def execveat(t: Task) -> Result:
     if flags & ~(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW):
         raise SyscallError(errno.EINVAL)
     _check_exec(t, t.arg_int(0), t.args[1], flags)
-    _remember_pids(t)
     t.forget_creds()
     return CONTINUE
-
-
-def _remember_pids(t: Task) -> None:
-    """Has /proc know the caller's pid numbers before the program it execs runs: many
-    look at /proc/self first (busybox reads /proc/self/exe on every start). After a
-    fork the credentials of this exec were read from the same /proc/PID/status, so
-    that look then costs a stat instead of a second read of it."""
-    from sentry.fs.procfs import pidns_of  # noqa: PLC0415 - the synthetic fs are large
-
-    try:
-        pidns_of(t.kernel).caller_ids(t)
-    except SyscallError:
-        pass
 
 
 def chdir(t: Task) -> Result:
