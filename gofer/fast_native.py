@@ -1,8 +1,8 @@
 """The gofer's C hot path (gofer/_native/fast.c) behind a small Python face (cffi).
 
 FastPath.next() stands in for recv_message() in the gofer's loop: it serves in C the
-STAT and one-path OPEN requests of a caller whose credentials the gofer already runs
-with, and returns the first request that is Python's (or b"" when the sentry hung up).
+STAT, one-path OPEN and EXEC requests of a caller whose credentials the gofer already
+runs with, and returns the first request that is Python's (or b"" when the sentry hung up).
 Python tells it the credentials after each switch (set_creds) and forgets them before
 one (forget_creds), so C never serves a request with credentials it was not asked for.
 """

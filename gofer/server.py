@@ -490,7 +490,7 @@ class Gofer:
             op: getattr(self, f"op_{op.name.lower()}") for op in Op
             if hasattr(self, f"op_{op.name.lower()}")
         }
-        # STAT and OPEN of one path in C, when the gofer runs with the caller's
+        # STAT, OPEN and EXEC of one path in C, when the gofer runs with the caller's
         # credentials already (gofer/fast_native.py); everything else here
         fast = FastPath(self.sock, self.root, OPEN_FLAGS, IN_ROOT) \
             if FastPath.available() and not test_forbidden else None

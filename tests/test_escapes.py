@@ -213,6 +213,19 @@ def test_proc_self_exe_is_a_sandbox_path(rt, bundle):
     assert str(b) not in p.stdout
 
 
+def test_proc_self_after_exec_is_the_callers_pid(rt, bundle):
+    """/proc/self in a program just exec'd names that program's process, fork after
+    fork (the sentry caches a caller's pid numbers per tid)."""
+    b = make(bundle, "for i in 1 2 3 4 5 6; do sh -c 'echo $$ $(readlink /proc/self); "
+                     "exec readlink /proc/self'; done; readlink /proc/self/exe")
+    p = run_bundle(rt, b)
+    lines = p.stdout.splitlines()
+    assert len(lines) == 13 and lines[-1] == "/bin/busybox", out_of(p)
+    for first, second in zip(lines[0:12:2], lines[1:12:2]):
+        shell, subshell = first.split()
+        assert second == shell and subshell != shell, out_of(p)
+
+
 def test_proc_self_mounts_hides_host_paths(rt, bundle, tmp_path):
     src = tmp_path / "bindsrc"
     src.mkdir()

@@ -146,14 +146,22 @@ def test_open_stat_readlink_access(gofer, tree):
 
 
 def test_fast_path_answers_as_python(gofer, tree):
-    """STAT and OPEN of one path are served in C once the gofer runs with the caller's
-    credentials (gofer/_native/fast.c): each request here goes twice, first with new
-    credentials (so Python serves it), then with the same (C, when built). Same answers."""
+    """STAT, OPEN and EXEC of one path are served in C once the gofer runs with the
+    caller's credentials (gofer/_native/fast.c): each request here goes twice, first
+    with new credentials (so Python serves it), then with the same (C, when built).
+    Same answers."""
     os.mkfifo(tree / "fifo")
     (tree / "secret").write_text("s")
     os.chmod(tree / "secret", 0o600)
     (tree / "w").mkdir(mode=0o777)
     os.chmod(tree / "w", 0o777)
+    (tree / "prog").write_bytes(b"\x7fELF" + bytes(range(256)) * 8)
+    os.chmod(tree / "prog", 0o755)
+    (tree / "xonly").write_bytes(b"#!/bin/sh\n" + b"x" * 100)
+    os.chmod(tree / "xonly", 0o111)  # executable, not readable: Python reads it
+    (tree / "mine").write_bytes(b"#!/bin/sh\n")
+    os.chmod(tree / "mine", 0o700)  # root's: not executable by the callers here
+    os.symlink("prog", tree / "plink")
     cases = [
         (Op.STAT, "/file", (1,)), (Op.STAT, "/rel", (0,)), (Op.STAT, "/rel", (1,)),
         (Op.STAT, "/up/etc/hostname", (1,)), (Op.STAT, "/missing", (1,)),
@@ -166,6 +174,14 @@ def test_fast_path_answers_as_python(gofer, tree):
         (Op.OPEN, "/missing", (os.O_RDONLY,)), (Op.OPEN, "/abs", (os.O_RDONLY,)),
         (Op.OPEN, "/secret", (os.O_RDONLY,)),
         (Op.OPEN, "/w/made", (os.O_WRONLY | os.O_CREAT, 0o666)),
+        (Op.EXEC, "/prog", (1, 0, 1024)), (Op.EXEC, "/prog", (1, 1000, 4096)),
+        (Op.EXEC, "/prog", (1, 5000, 64)), (Op.EXEC, "/prog", (1, 0, 0)),
+        (Op.EXEC, "/plink", (1, 0, 64)), (Op.EXEC, "/plink", (0, 0, 64)),
+        (Op.EXEC, "/xonly", (1, 0, 1024)), (Op.EXEC, "/mine", (1, 0, 64)),
+        (Op.EXEC, "/file", (1, 0, 64)), (Op.EXEC, "/dir", (1, 0, 64)),
+        (Op.EXEC, "/fifo", (1, 0, 64)), (Op.EXEC, "/missing", (1, 0, 64)),
+        (Op.EXEC, "/abs", (1, 0, 64)), (Op.EXEC, "/prog", (1, 0, 64 * 1024)),
+        (Op.EXEC, "/prog", (1, -1, 64)),
     ]
 
     def answer(op: Op, path: str, a: tuple[int, ...], uid: int, groups: tuple[int, ...]):
@@ -177,6 +193,10 @@ def test_fast_path_answers_as_python(gofer, tree):
         except (GoferRedirect, GoferFifo) as e:
             return (type(e).__name__, str(e))
         if fd < 0:
+            if op == Op.EXEC:  # (the first read may have moved the atime)
+                st = list(STAT.unpack_from(payload))
+                st[11] = st[12] = 0
+                payload = (STAT.pack(*st), payload[STAT.size:])
             return ("value", value, payload)
         try:
             st = os.fstat(fd)

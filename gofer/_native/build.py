@@ -1,4 +1,4 @@
-"""Builds gofer._native._fast, the cffi module of the gofer's hot path (STAT and OPEN).
+"""Builds gofer._native._fast, the cffi module of the gofer's hot path (STAT, OPEN, EXEC).
 
 Run by `pip install .` (setuptools' cffi_modules) or directly: python -m gofer._native.build
 Without it the gofer serves every request in Python (gofer/fast_native.py).

@@ -1,14 +1,15 @@
 /*
- * The gofer's hot path: STAT and OPEN of one path, served in C.
+ * The gofer's hot path: STAT, OPEN and EXEC of one path, served in C.
  *
  * gofer_fast_serve() receives requests (gofer/protocol.py's wire format) and answers
- * the ones it can exactly as gofer/server.py would: a STAT, or an OPEN of one path,
- * from a caller whose credentials are the ones the gofer already runs with (the last
- * request served in Python switched to them: gofer_fast_set_creds). Every path is
+ * the ones it can exactly as gofer/server.py would: a STAT, an OPEN or an EXEC of one
+ * path, from a caller whose credentials are the ones the gofer already runs with (the
+ * last request served in Python switched to them: gofer_fast_set_creds). Every path is
  * resolved with openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS) from the root fd.
  * Anything else -- another op, other credentials, a malformed request, ENOENT or
- * ENOTDIR (which may be a redirect into the sentry's synthetic mounts), a FIFO -- is
- * handed back to Python, whole, to be served there from the start.
+ * ENOTDIR (which may be a redirect into the sentry's synthetic mounts), a FIFO, a
+ * program its caller may execute but not read -- is handed back to Python, whole, to
+ * be served there from the start.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -16,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -26,6 +28,8 @@
 
 #define OP_OPEN 2
 #define OP_STAT 3
+#define OP_EXEC 22
+#define EXEC_MAX_READ (32 * 1024)  /* gofer/protocol.py */
 #define HEADER_SIZE 60  /* struct.Struct("<HHIIIIQqqqq") */
 #define MAX_GROUPS 256
 
@@ -131,6 +135,69 @@ static int serve_open(int sock, const struct header *h, const char *path)
     return ret ?: 1;
 }
 
+/* server.py's op_exec: a regular file the caller may execute, its stat, then up to
+ * a[2] bytes from a[1]. The bytes are read through the checked O_PATH fd, reopened
+ * with the caller's credentials; a program the caller may not read (mode 0111) is
+ * Python's, which reads it as the gofer itself. */
+static int serve_exec(int sock, const struct header *h, const char *path)
+{
+    static char payload[sizeof(struct stat) + EXEC_MAX_READ];
+    int64_t offset = h->a[1], length = h->a[2];
+    if (offset < 0 || length < 0 || length > EXEC_MAX_READ)
+        return 0;  /* malformed: Python says EINVAL */
+    int fd = inroot_openat2(root_fd, path, O_PATH | O_CLOEXEC | (h->a[0] ? 0 : O_NOFOLLOW), 0,
+                            in_root);
+    if (fd < 0) {
+        if (fd == -ENOENT || fd == -ENOTDIR)
+            return 0;
+        return send_reply(sock, -fd, NULL, 0, -1) ?: 1;
+    }
+    struct stat st;
+    memset(&st, 0, sizeof(st));
+    int err = fstat(fd, &st) < 0 ? errno : 0;
+    if (!err && S_ISLNK(st.st_mode))  /* not followed: execveat(AT_SYMLINK_NOFOLLOW) */
+        err = ELOOP;
+    else if (!err && !S_ISREG(st.st_mode))  /* nothing else loads */
+        err = EACCES;
+    /* the file just checked, not the path again: server.py asks through
+     * /proc/self/fd/N, here the fd itself is asked (AT_EMPTY_PATH) */
+    if (!err && faccessat(fd, "", X_OK, AT_EACCESS | AT_EMPTY_PATH) < 0)
+        err = EACCES;  /* (os.access: any failure is a no) */
+    if (err || !length) {
+        close(fd);
+        return send_reply(sock, err, err ? NULL : &st, err ? 0 : sizeof(st), -1) ?: 1;
+    }
+    char link[32];
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    struct open_how how = { .flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC };
+    int rfd = (int)syscall(SYS_openat2, AT_FDCWD, link, &how, sizeof(how));
+    close(fd);
+    if (rfd < 0)
+        return 0;  /* (not readable by the caller: Python reads it as the gofer) */
+    memcpy(payload, &st, sizeof(st));
+    size_t got = 0;
+    if (offset && lseek(rfd, offset, SEEK_SET) < 0) {
+        err = errno;
+    } else {
+        while (got < (size_t)length) {  /* read() as server.py's _read_at: no pread64 */
+            ssize_t n = read(rfd, payload + sizeof(st) + got, (size_t)length - got);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0) {
+                err = errno;
+                break;
+            }
+            if (n == 0)
+                break;
+            got += (size_t)n;
+        }
+    }
+    close(rfd);
+    if (err)
+        return send_reply(sock, err, NULL, 0, -1) ?: 1;
+    return send_reply(sock, 0, payload, sizeof(st) + got, -1) ?: 1;
+}
+
 /* 1: answered; 0: Python's; <0: -errno */
 static int serve_one(int sock, char *buf, size_t n)
 {
@@ -138,7 +205,8 @@ static int serve_one(int sock, char *buf, size_t n)
     if (n < HEADER_SIZE || !have_creds)
         return 0;
     memcpy(&h, buf, sizeof(h));
-    if ((h.op != OP_STAT && h.op != OP_OPEN) || h.npaths != 1 || h.ngroups > MAX_GROUPS)
+    if ((h.op != OP_STAT && h.op != OP_OPEN && h.op != OP_EXEC) || h.npaths != 1 ||
+        h.ngroups > MAX_GROUPS)
         return 0;
     size_t off = HEADER_SIZE + 4 * (size_t)h.ngroups;
     if (n <= off || h.fsuid != cur_fsuid || h.fsgid != cur_fsgid || h.caps != cur_caps ||
@@ -149,6 +217,8 @@ static int serve_one(int sock, char *buf, size_t n)
     if (path[0] != '/' || memchr(path, 0, len))
         return 0;
     path[len] = 0;  /* (the buffer has a byte to spare) */
+    if (h.op == OP_EXEC)
+        return serve_exec(sock, &h, path);
     return h.op == OP_STAT ? serve_stat(sock, &h, path) : serve_open(sock, &h, path);
 }
 

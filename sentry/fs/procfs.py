@@ -6,9 +6,9 @@ import errno
 import os
 import re
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
-from sentry.errors import SyscallError
+from sentry.errors import SyscallError, TaskGone
 from sentry.fs.node import (
     Dir, File, MagicFd, Node, Symlink, SyntheticFS, host_read, sandbox_name, text,
 )
@@ -33,6 +33,21 @@ def _parse_status(raw_bytes: bytes) -> dict[str, str]:
     return out
 
 
+def _status_line(raw: bytes, key: bytes) -> bytes | None:
+    """The value of one line of a /proc/PID/status ("\nKey:\tvalue"), found without
+    parsing the ~60 others (its Name line is escaped: no newline inside a field)."""
+    i = raw.find(b"\n" + key + b":")
+    if i < 0:
+        return None
+    i += len(key) + 2
+    j = raw.find(b"\n", i)
+    return raw[i:j if j >= 0 else len(raw)]
+
+
+_CALLERS_MAX = 4096
+_PID_DIRS_MAX = 64
+
+
 class PidNS:
     """Host pid ↔ sandbox pid for the init's pid namespace."""
 
@@ -42,6 +57,10 @@ class PidNS:
         self._ns = ""
         self._level = 0
         self._by_sandbox: dict[int, int] = {}
+        # host tid → (its /proc/<tid> inode, sandbox tgid, sandbox tid, host tgid)
+        self._callers: dict[int, tuple[int, int, int, int]] = {}
+        self._last_task: Task | None = None  # the notification last asked about, and
+        self._last_ids = (0, 0, 0)  # its answer
 
     def _ensure(self) -> None:
         init = self.kernel.init_pid
@@ -53,6 +72,8 @@ class PidNS:
                 raise SyscallError(errno.ESRCH) from None
             self._init = init
             self._by_sandbox = {}
+            self._callers = {}
+            self._last_task = None
 
     @property
     def level(self) -> int:
@@ -102,14 +123,38 @@ class PidNS:
 
     def caller(self, t: Task) -> tuple[int, int]:
         """(sandbox tgid, sandbox tid) of the calling task (t.pid is its host tid)."""
+        return self.caller_ids(t)[:2]
+
+    def caller_ids(self, t: Task) -> tuple[int, int, int]:
+        """(sandbox tgid, sandbox tid, host tgid) of the calling task. Cached per host
+        tid and keyed by its /proc/<tid> inode, as Task.creds is: a task's pid numbers
+        are fixed for its life (an exec by a thread takes the leader's numbers, whole),
+        and a recycled tid comes with another inode. So /proc/self costs a stat of a
+        task already met, not a read and parse of its status."""
         self._ensure()
-        f = _parse_status(t.proc_status())
-        tgids = f.get("NStgid", f.get("Tgid", "0")).split()
-        tids = f.get("NSpid", f.get("Pid", "0")).split()
+        if self._last_task is t:  # (a walk through /proc/self asks twice)
+            return self._last_ids
+        try:
+            ino = os.stat(f"/proc/{t.pid}").st_ino
+        except OSError:
+            raise TaskGone() from None
+        hit = self._callers.get(t.pid)
+        if hit is not None and hit[0] == ino:
+            self._last_task, self._last_ids = t, (hit[1], hit[2], hit[3])
+            return self._last_ids
+        raw = t.proc_status()
+        tgid = _status_line(raw, b"Tgid") or b"0"
+        tgids = (_status_line(raw, b"NStgid") or tgid).split()
+        tids = (_status_line(raw, b"NSpid") or _status_line(raw, b"Pid") or b"0").split()
         lv = self._level
         if not self.member(t.pid) or len(tids) <= lv:
             raise SyscallError(errno.ENOENT)
-        return int(tgids[lv]), int(tids[lv])
+        ids = (int(tgids[lv]), int(tids[lv]), int(tgid))
+        if len(self._callers) >= _CALLERS_MAX:
+            self._callers.clear()
+        self._callers[t.pid] = (ino, *ids)
+        self._last_task, self._last_ids = t, ids
+        return ids
 
 
 def pidns_of(kernel) -> PidNS:  # type: ignore[no-untyped-def]
@@ -215,6 +260,7 @@ class ProcFS(SyntheticFS):
     def __init__(self, kernel) -> None:  # type: ignore[no-untyped-def]
         self.ns = pidns_of(kernel)
         self.boot_id = _uuid4()
+        self._pid_dirs: dict[tuple[int, int, bool], Dir] = {}
         super().__init__(kernel, Dir(self._root_entries, self._root_lookup))
         self.statics = self._statics()
 
@@ -222,11 +268,10 @@ class ProcFS(SyntheticFS):
     def _caller_host_tgid(self, t: Task, sp: int) -> int:
         """The caller's host tgid if sp is its sandbox tgid, else 0."""
         try:
-            f = _parse_status(t.proc_status())
-            sandbox_tgid = int(f.get("NStgid", "0").split()[self.ns.level])
+            sandbox_tgid, _tid, host_tgid = self.ns.caller_ids(t)
         except (SyscallError, IndexError, ValueError):
             return 0
-        return int(f.get("Tgid", "0")) if sandbox_tgid == sp else 0
+        return host_tgid if sandbox_tgid == sp else 0
 
     def _root_entries(self, t: Task) -> dict[str, Node]:
         out: dict[str, Node] = dict(self.statics)
@@ -350,6 +395,18 @@ class ProcFS(SyntheticFS):
 
     # -- /proc/PID -------------------------------------------------------------------
     def pid_dir(self, hp: int, sp: int, *, thread: bool = False) -> Dir:
+        """The /proc/<sp> directory of host task hp. Its nodes hold nothing but hp, sp
+        and the kernel (what they show is read when asked), so one built for the same
+        numbers serves again: the last few are kept."""
+        key = (hp, sp, thread)
+        d = self._pid_dirs.get(key)
+        if d is None:
+            if len(self._pid_dirs) >= _PID_DIRS_MAX:
+                self._pid_dirs.clear()
+            d = self._pid_dirs[key] = self._make_pid_dir(hp, sp, thread)
+        return d
+
+    def _make_pid_dir(self, hp: int, sp: int, thread: bool) -> Dir:
         k = self.kernel
         ns = self.ns
 
@@ -399,38 +456,47 @@ class ProcFS(SyntheticFS):
                     out[str(tid)] = self.pid_dir(int(tid_s), tid, thread=True)
             return out
 
-        entries: dict[str, Node] = {
-            "status": File(lambda t: status_text(ns, hp), owner=owner),
-            "stat": File(lambda t: stat_text(ns, hp), owner=owner),
-            "cmdline": hfile("cmdline"),
-            "comm": hfile("comm"),
-            "environ": File(lambda t: host_read(f"/proc/{hp}/environ"), mode=0o400,
-                            owner=owner, check=may_inspect),
-            "exe": link("exe"),
-            "cwd": link("cwd"),
-            "root": Symlink("/", owner=owner),
-            "fd": Dir(fds, fd_lookup, mode=0o500, owner=owner),
-            "fdinfo": Dir(fdinfo, mode=0o500, owner=owner),
-            "maps": File(lambda t: maps_text(hp), owner=owner, check=may_inspect),
-            "mounts": File(lambda t: mounts_text(k), owner=owner),
-            "mountinfo": File(lambda t: mountinfo_text(k), owner=owner),
-            "limits": hfile("limits"),
-            "statm": hfile("statm"),
-            "auxv": File(lambda t: host_read(f"/proc/{hp}/auxv"), mode=0o400, owner=owner,
-                         check=may_inspect),
-            "oom_score_adj": hfile("oom_score_adj"),
-            "cgroup": File(b"0::/\n", owner=owner),
-            "ns": Dir(owner=owner, mode=0o511),
+        # each node is made when looked up: a lookup (/proc/self/exe) makes one
+        makers: dict[str, Callable[[], Node]] = {
+            "status": lambda: File(lambda t: status_text(ns, hp), owner=owner),
+            "stat": lambda: File(lambda t: stat_text(ns, hp), owner=owner),
+            "cmdline": lambda: hfile("cmdline"),
+            "comm": lambda: hfile("comm"),
+            "environ": lambda: File(lambda t: host_read(f"/proc/{hp}/environ"), mode=0o400,
+                                    owner=owner, check=may_inspect),
+            "exe": lambda: link("exe"),
+            "cwd": lambda: link("cwd"),
+            "root": lambda: Symlink("/", owner=owner),
+            "fd": lambda: Dir(fds, fd_lookup, mode=0o500, owner=owner),
+            "fdinfo": lambda: Dir(fdinfo, mode=0o500, owner=owner),
+            "maps": lambda: File(lambda t: maps_text(hp), owner=owner, check=may_inspect),
+            "mounts": lambda: File(lambda t: mounts_text(k), owner=owner),
+            "mountinfo": lambda: File(lambda t: mountinfo_text(k), owner=owner),
+            "limits": lambda: hfile("limits"),
+            "statm": lambda: hfile("statm"),
+            "auxv": lambda: File(lambda t: host_read(f"/proc/{hp}/auxv"), mode=0o400,
+                                 owner=owner, check=may_inspect),
+            "oom_score_adj": lambda: hfile("oom_score_adj"),
+            "cgroup": lambda: File(b"0::/\n", owner=owner),
+            "ns": lambda: Dir(owner=owner, mode=0o511),
         }
         if not thread:
-            entries["task"] = Dir(tasks, owner=owner)
+            makers["task"] = lambda: Dir(tasks, owner=owner)
 
-        def check_alive(t: Task) -> dict[str, Node]:
+        def check_alive() -> None:
             if not os.path.exists(f"/proc/{hp}"):
                 raise SyscallError(errno.ENOENT)
-            return entries
 
-        return Dir(check_alive, owner=owner)
+        def entries(t: Task) -> dict[str, Node]:
+            check_alive()
+            return {name: make() for name, make in makers.items()}
+
+        def lookup(t: Task, name: str) -> Node | None:
+            check_alive()
+            make = makers.get(name)
+            return make() if make is not None else None
+
+        return Dir(entries, lookup, owner=owner)
 
 
 def _listdir(path: str) -> list[str]:
