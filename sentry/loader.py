@@ -96,10 +96,12 @@ class _Refusal:  # a cached NotLoadable
 
 
 class Loader:
-    """Verdicts on programs, cached per file identity."""
+    """Verdicts on programs, cached per file identity. on_elf, when set, hears of every
+    ELF verdict given (the seccomp platform's C execve keeps a copy of them)."""
 
     def __init__(self) -> None:
         self._verdicts: dict[Identity, Elf | Script | _Refusal] = {}
+        self.on_elf: Callable[[Identity, Elf], None] | None = None
 
     def examine(self, f: ExecFile) -> Elf | Script:
         """What the kernel will load for f; raises NotLoadable."""
@@ -114,6 +116,8 @@ class Loader:
             self._verdicts[f.identity] = verdict
         if isinstance(verdict, _Refusal):
             raise NotLoadable(verdict.errno, verdict.why)
+        if isinstance(verdict, Elf) and self.on_elf is not None:
+            self.on_elf(f.identity, verdict)
         return verdict
 
 

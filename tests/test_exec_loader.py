@@ -95,10 +95,10 @@ def install_host_file(rootfs: Path, host: Path) -> None:
     shutil.copy(host, dest)
 
 
-def run_logged(rt, bundle, args, tmp_path, setup=None):
+def run_logged(rt, bundle, args, tmp_path, setup=None, **ov):
     """Runs one container with --log --debug; returns (CompletedProcess, log text,
     bundle dir)."""
-    b = bundle(list(args), readonly=False)
+    b = bundle(list(args), readonly=False, **ov)
     if setup is not None:
         setup(b / "rootfs")
     log = tmp_path / f"runsc-{uuid.uuid4().hex[:8]}.log"
@@ -253,3 +253,34 @@ def test_a_dynamic_program_runs_and_proc_names_sandbox_paths(rt, bundle, tmp_pat
             assert not f.startswith((str(b), str(opt))), out_of(p)
             host = opt / "dyn" if f == "/opt/dyn" else b / "rootfs" / f.lstrip("/")
             assert host.exists(), out_of(p)
+
+
+def test_a_known_program_is_checked_again_at_every_exec(rt, bundle, tmp_path, dyn_program):
+    """Once a program is known loadable (and execve of it answered without Python on the
+    seccomp platform), each exec still checks that the caller may execute it and that
+    its ELF interpreter is there and is one."""
+    program, needed = dyn_program
+    interp = str(needed[0])
+
+    def setup(r: Path) -> None:
+        install(r, "/bin/dyn", program.read_bytes(), mode=0o700)
+        for f in needed:
+            install_host_file(r, f)
+        install(r, "/i386", i386_program())
+
+    p, log, _b = run_logged(rt, bundle, ["sh", "-c", "; ".join([
+        "/bin/dyn | head -1", "/bin/dyn | head -1",
+        "rsphelper as-user 1000 1000 /bin/rsphelper exec /bin/dyn",
+        f"cp {interp} /saved && cat /i386 > {interp}",
+        "rsphelper exec /bin/dyn",
+        f"rm {interp}",
+        "rsphelper exec /bin/dyn",
+        f"cp /saved {interp} && /bin/dyn | head -1",
+    ])], tmp_path, setup,
+        capabilities=["CAP_SETUID", "CAP_SETGID", "CAP_DAC_OVERRIDE", "CAP_KILL"])
+    assert p.stdout.splitlines() == ["exe=/bin/dyn", "exe=/bin/dyn", "ERR EACCES 13",
+                                     "ERR ELIBBAD 80", "ERR ENOENT 2", "exe=/bin/dyn"], \
+        out_of(p, log)
+    # the sentry's own refusals, not the kernel's
+    assert f"exec /bin/dyn: ELF interpreter {interp}: not an x86_64 ELF" in log, out_of(p, log)
+    assert f"exec /bin/dyn: ELF interpreter {interp}: No such file" in log, out_of(p, log)

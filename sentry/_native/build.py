@@ -35,7 +35,9 @@ ffibuilder.cdef(
     int task_creds(int tid, struct task_creds *out);
     void task_creds_forget(int tid);
     int fast_configure(int sock, int root, uint64_t open_flags, const char *const *dests,
-                       const int *gofer, int n);
+                       const int *kinds, int n);
+    void exec_loadable_add(uint64_t dev, uint64_t ino, int64_t size, int64_t mtime_ns,
+                           int64_t ctime_ns, const char *interp);
 
     struct trace_call { int tid; int nr; uint64_t args[6]; };
     extern "Python" void sentry_trace(struct trace_call *call);

@@ -159,18 +159,21 @@ void task_creds_forget(int tid)
 
 #define MAX_MOUNTS 64
 
-static struct { char dest[256]; size_t len; int gofer; } mounts[MAX_MOUNTS];
+#define MOUNT_OTHER 0 /* a synthetic filesystem C does not serve */
+#define MOUNT_GOFER 1
+#define MOUNT_PROC 2
+static struct { char dest[256]; size_t len; int kind; } mounts[MAX_MOUNTS];
 static int nmounts = -1; /* -1: not configured, Python serves everything */
 static int gofer_sock = -1;
 static int root_fd = -1; /* the container tree's root, as the gofer's */
 static uint64_t open_mask; /* gofer/protocol.py OPEN_FLAGS */
 
 /* The gofer's socket and the tree's root (both the sentry's, kept open), the open(2)
- * flags an OPEN honours, and the mount table: dests[i] (normalised, absolute), served
- * by the gofer or not, longest first as MountTable keeps them. Returns -E2BIG when the
- * table does not fit (C then stays out). */
+ * flags an OPEN honours, and the mount table: dests[i] (normalised, absolute) and what
+ * serves it (a MOUNT_* kind), longest first as MountTable keeps them. Returns -E2BIG
+ * when the table does not fit (C then stays out). */
 int fast_configure(int sock, int root, uint64_t open_flags, const char *const *dests,
-                   const int *gofer, int n)
+                   const int *kinds, int n)
 {
     nmounts = -1;
     if (n > MAX_MOUNTS)
@@ -181,7 +184,7 @@ int fast_configure(int sock, int root, uint64_t open_flags, const char *const *d
             return -E2BIG;
         memcpy(mounts[i].dest, dests[i], len + 1);
         mounts[i].len = strcmp(dests[i], "/") == 0 ? 0 : len;
-        mounts[i].gofer = gofer[i];
+        mounts[i].kind = kinds[i];
     }
     gofer_sock = sock;
     root_fd = root;
@@ -191,12 +194,12 @@ int fast_configure(int sock, int root, uint64_t open_flags, const char *const *d
 }
 
 /*
- * Whether the absolute path raw lies in a gofer mount. Its normal form here is raw
- * without empty and "." components; raw must have no ".." (then normpath(raw) is that).
+ * The mount holding the absolute path raw (its index), with raw's normal form in norm:
+ * raw without empty and "." components. -1 when raw has a ".." (normpath(raw) is that
+ * normal form only without one) or is too long.
  */
-static int in_gofer_mount(const char *raw)
+static int mount_of(const char *raw, char norm[PATH_MAX])
 {
-    char norm[PATH_MAX];
     size_t len = 0;
     const char *p = raw;
     while (*p) {
@@ -205,10 +208,10 @@ static int in_gofer_mount(const char *raw)
         const char *end = strchrnul(p, '/');
         size_t clen = (size_t)(end - p);
         if (clen == 2 && p[0] == '.' && p[1] == '.')
-            return 0;
+            return -1;
         if (clen && !(clen == 1 && p[0] == '.')) {
-            if (len + 1 + clen >= sizeof(norm))
-                return 0;
+            if (len + 1 + clen >= PATH_MAX)
+                return -1;
             norm[len++] = '/';
             memcpy(norm + len, p, clen);
             len += clen;
@@ -220,9 +223,9 @@ static int in_gofer_mount(const char *raw)
         size_t ml = mounts[i].len;
         if (ml == 0 || (len >= ml && memcmp(norm, mounts[i].dest, ml) == 0 &&
                         (norm[ml] == 0 || norm[ml] == '/')))
-            return mounts[i].gofer;
+            return i;
     }
-    return 0;
+    return -1;
 }
 
 /* -- one gofer round trip --------------------------------------------------------------- */
@@ -230,6 +233,7 @@ static int in_gofer_mount(const char *raw)
 #define OP_OPEN 2
 #define OP_STAT 3
 #define OP_UNLINK 7
+#define OP_EXEC 22
 #define GOFER_REDIRECT (-1)
 #define GOFER_FIFO (-2)
 
@@ -314,6 +318,8 @@ struct fast_call {
     const struct seccomp_notif *notif;
     struct task_creds creds;
     char raw[PATH_MAX + 1]; /* the absolute sandbox path, as vfs.Path.raw */
+    char norm[PATH_MAX]; /* its normal form, as vfs.Path.norm */
+    int mount; /* the index of the mount holding it */
 };
 
 /* -- direct answers ------------------------------------------------------------------- */
@@ -547,6 +553,61 @@ static int direct_unlink(struct fast_call *fc)
     return ret == -ENOENT || ret == -ENOTDIR ? ASK_GOFER : ret;
 }
 
+/* -- execve's verdicts ------------------------------------------------------------------ */
+
+/* The ELF programs sentry/loader.py found loadable, by file identity (what changes when
+ * a file is replaced or rewritten), each with its ELF interpreter ("" when static): a
+ * copy of its verdict cache's ELF verdicts, for execve answered in C. */
+#define LOADABLE_SLOTS 1024
+static struct loadable {
+    uint64_t dev, ino;
+    int64_t size, mtime_ns, ctime_ns;
+    char interp[256];
+    int used;
+} loadables[LOADABLE_SLOTS];
+
+static struct loadable *loadable_slot(uint64_t dev, uint64_t ino)
+{
+    return &loadables[(dev * 31 + ino) % LOADABLE_SLOTS];
+}
+
+/* Python's: loader.Loader records each ELF verdict here (a slot's older one goes) */
+void exec_loadable_add(uint64_t dev, uint64_t ino, int64_t size, int64_t mtime_ns,
+                       int64_t ctime_ns, const char *interp)
+{
+    struct loadable *l = loadable_slot(dev, ino);
+    size_t len = strlen(interp);
+    l->used = 0;
+    if (len >= sizeof(l->interp) || (len && interp[0] != '/'))
+        return; /* (a relative interpreter is the cwd's: Python's to find) */
+    *l = (struct loadable){ .dev = dev, .ino = ino, .size = size, .mtime_ns = mtime_ns,
+                            .ctime_ns = ctime_ns, .used = 1 };
+    memcpy(l->interp, interp, len + 1);
+}
+
+static const struct loadable *loadable_find(const struct stat *st)
+{
+    const struct loadable *l = loadable_slot(st->st_dev, st->st_ino);
+    if (l->used && l->dev == st->st_dev && l->ino == st->st_ino && l->size == st->st_size &&
+        l->mtime_ns == st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec &&
+        l->ctime_ns == st->st_ctim.tv_sec * 1000000000LL + st->st_ctim.tv_nsec)
+        return l;
+    return NULL;
+}
+
+/* The gofer's EXEC of fc->raw (symlinks followed): a regular file the caller may
+ * execute, and its stat. 0, or -1 for anything else (Python then finds out what). */
+static int gofer_exec_stat(struct fast_call *fc, struct stat *st)
+{
+    struct gofer_reply reply;
+    int fd;
+    ssize_t n = gofer_call(&fc->creds, OP_EXEC, fc->raw, 1, 0, &reply, (char *)st,
+                           sizeof(*st), &fd);
+    if (fd >= 0)
+        close(fd);
+    return n == (ssize_t)sizeof(*st) && !reply.err && !reply.value ? 0 : -1;
+}
+
 /* -- the handlers ---------------------------------------------------------------------- */
 
 static int answer(struct fast_call *fc, int64_t val, int32_t error)
@@ -562,10 +623,10 @@ static int arg_int(const struct seccomp_notif *n, int i)
 
 /*
  * Reads the path argument at addr and places it (see the top of this file): 1 when
- * fc->raw is a gofer path to serve here, FAST_PYTHON otherwise, -1 when the task is
- * gone. The creds are read here too: a path C serves always needs them.
+ * fc->raw, fc->norm and fc->mount say where it is, FAST_PYTHON when only Python can
+ * say, -1 when the task is gone.
  */
-static int place_path(struct fast_call *fc, int dirfd, uint64_t addr)
+static int place_any_path(struct fast_call *fc, int dirfd, uint64_t addr)
 {
     int tid = (int)fc->notif->pid;
     char path[PATH_MAX];
@@ -594,9 +655,20 @@ static int place_path(struct fast_call *fc, int dirfd, uint64_t addr)
         fc->raw[blen] = '/';
         memcpy(fc->raw + blen + 1, path, (size_t)len + 1);
     }
-    if (!in_gofer_mount(fc->raw))
+    fc->mount = mount_of(fc->raw, fc->norm);
+    return fc->mount < 0 ? FAST_PYTHON : 1;
+}
+
+/* place_any_path() for a path in a gofer mount, with the caller's credentials (which
+ * a path C serves always needs) read too */
+static int place_path(struct fast_call *fc, int dirfd, uint64_t addr)
+{
+    int placed = place_any_path(fc, dirfd, addr);
+    if (placed <= 0)
+        return placed;
+    if (mounts[fc->mount].kind != MOUNT_GOFER)
         return FAST_PYTHON;
-    if (task_creds(tid, &fc->creds) < 0)
+    if (task_creds((int)fc->notif->pid, &fc->creds) < 0)
         return FAST_PYTHON;
     return 1;
 }
@@ -798,6 +870,79 @@ static int fast_unlinkat(struct fast_call *fc)
     return unlink_at(fc, arg_int(fc->notif, 0), fc->notif->data.args[1]);
 }
 
+/* execve(2) of a program loader.py knows: checked as sys_thread.execve checks it (a
+ * regular file the caller may execute, an x86_64 ELF whose ELF interpreter is one in
+ * the sandbox), then loaded by the kernel (CONTINUE; see execve there for why that is
+ * safe). Programs not known yet, scripts and every refusal are Python's. */
+static int fast_execve(struct fast_call *fc)
+{
+    int placed = place_path(fc, AT_FDCWD, fc->notif->data.args[0]);
+    if (placed <= 0)
+        return placed < 0 ? FAST_ANSWERED : FAST_PYTHON;
+    struct stat st;
+    const struct loadable *program;
+    if (gofer_exec_stat(fc, &st) < 0 || !(program = loadable_find(&st)))
+        return FAST_PYTHON;
+    if (program->interp[0]) {
+        memcpy(fc->raw, program->interp, strlen(program->interp) + 1);
+        fc->mount = mount_of(fc->raw, fc->norm);
+        if (fc->mount < 0 || mounts[fc->mount].kind != MOUNT_GOFER ||
+            gofer_exec_stat(fc, &st) < 0 || !loadable_find(&st))
+            return FAST_PYTHON;
+    }
+    task_creds_forget((int)fc->notif->pid); /* a set-id program changes them */
+    notif_respond(fc->listener, fc->notif->id, 0, 0, SECCOMP_USER_NOTIF_FLAG_CONTINUE);
+    return FAST_ANSWERED;
+}
+
+#define MEMFD_LINK "/memfd:runsc-py:" /* sentry/fs/node.py's names of synthetic files */
+#define DELETED " (deleted)"
+
+/* readlink(2) of the sandbox's /proc/self/exe (what busybox asks first): the host's
+ * link, with a synthetic file's memfd named as the sandbox names it (procfs.py) */
+static int readlink_at(struct fast_call *fc, int dirfd, uint64_t addr, uint64_t buf, int size)
+{
+    if (size <= 0)
+        return FAST_PYTHON;
+    int placed = place_any_path(fc, dirfd, addr);
+    if (placed <= 0)
+        return placed < 0 ? FAST_ANSWERED : FAST_PYTHON;
+    if (mounts[fc->mount].kind != MOUNT_PROC ||
+        strcmp(fc->norm + mounts[fc->mount].len, "/self/exe") != 0)
+        return FAST_PYTHON;
+    char link[64], target[PATH_MAX];
+    snprintf(link, sizeof(link), "/proc/%d/exe", (int)fc->notif->pid);
+    ssize_t n = readlink(link, target, sizeof(target) - 1);
+    if (n < 0)
+        return answer(fc, 0, -ENOENT);
+    target[n] = 0;
+    char *name = target;
+    size_t pre = strlen(MEMFD_LINK), post = strlen(DELETED);
+    if ((size_t)n > pre + post && strncmp(target, MEMFD_LINK, pre) == 0 &&
+        strcmp(target + n - post, DELETED) == 0) {
+        name = target + pre;
+        n -= (ssize_t)(pre + post);
+        name[n] = 0;
+    }
+    if (n > size)
+        n = size;
+    if (task_write((int)fc->notif->pid, buf, name, (uint64_t)n) < 0)
+        return answer(fc, 0, -EFAULT);
+    return answer(fc, n, 0);
+}
+
+static int fast_readlink(struct fast_call *fc)
+{
+    const __u64 *a = fc->notif->data.args;
+    return readlink_at(fc, AT_FDCWD, a[0], a[1], arg_int(fc->notif, 2));
+}
+
+static int fast_readlinkat(struct fast_call *fc)
+{
+    const __u64 *a = fc->notif->data.args;
+    return readlink_at(fc, arg_int(fc->notif, 0), a[1], a[2], arg_int(fc->notif, 3));
+}
+
 /* Answers the notification if it is one of the calls above and C can (FAST_ANSWERED);
  * FAST_PYTHON hands it to Python. */
 static int fast_handle(int listener, const struct seccomp_notif *notif)
@@ -817,6 +962,9 @@ static int fast_handle(int listener, const struct seccomp_notif *notif)
     case SYS_creat: return fast_creat(&fc);
     case SYS_unlink: return fast_unlink(&fc);
     case SYS_unlinkat: return fast_unlinkat(&fc);
+    case SYS_execve: return fast_execve(&fc);
+    case SYS_readlink: return fast_readlink(&fc);
+    case SYS_readlinkat: return fast_readlinkat(&fc);
     default: return FAST_PYTHON;
     }
 }

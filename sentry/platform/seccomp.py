@@ -8,11 +8,13 @@ import os
 from gofer.protocol import OPEN_FLAGS
 from sentry._native._notify import ffi, lib
 from sentry.kernel import Kernel, answer
+from sentry.loader import Elf, Identity
 from sentry.platform import reap_children
 from sentry.task import Task
 
 log = logging.getLogger("runsc-py.sentry")
 _kernel: Kernel | None = None
+_MOUNT_KINDS = {"gofer": 1, "proc": 2}  # fastpath.c's MOUNT_GOFER, MOUNT_PROC
 
 
 @ffi.def_extern(onerror=lambda *exc: log.error("notification handler crashed: %s", exc[1]))
@@ -32,6 +34,13 @@ def sentry_handle(listener: int, notif) -> None:  # type: ignore[no-untyped-def]
     answer(_kernel, t, respond, install)
 
 
+def _remember_loadable(identity: Identity, elf: Elf) -> None:
+    """An ELF program the loader found loadable: execve of it is answered in C from now
+    on (while its identity stays the same), its interpreter checked there each time."""
+    lib.exec_loadable_add(identity.dev, identity.ino, identity.size, identity.mtime_ns,
+                          identity.ctime_ns, os.fsencode(elf.interp or ""))
+
+
 class SeccompPlatform:
     needs_listener = True  # each task tree's filter comes with its listener fd
 
@@ -45,10 +54,12 @@ class SeccompPlatform:
         dests = [ffi.new("char[]", os.fsencode(m.dest)) for m in mounts]
         ret = lib.fast_configure(kernel.gofer.sock.fileno(), kernel.root_fd, OPEN_FLAGS,
                                  ffi.new("char *[]", dests),
-                                 ffi.new("int[]", [m.fs.name == "gofer" for m in mounts]),
+                                 ffi.new("int[]", [_MOUNT_KINDS.get(m.fs.name, 0)
+                                                   for m in mounts]),
                                  len(mounts))
         if ret < 0:  # a mount table C cannot hold: every call goes to Python
             log.warning("C fast path off: %s", os.strerror(-ret))
+        kernel.loader.on_elf = _remember_loadable
 
     def __init__(self) -> None:
         self.listeners: list[int] = []
