@@ -412,6 +412,33 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def exit_now(code: int) -> None:
+    """Ends the process with `code` the way the interpreter would, minus its teardown
+    of every imported module (~10 ms of a `run` with the sentry's modules loaded):
+    non-daemon threads joined, log handlers and stdio flushed (a failed flush is
+    status 120, as Python's own exit makes it), then _exit."""
+    threading = sys.modules.get("threading")
+    if threading is not None:
+        for t in threading.enumerate():
+            if t is not threading.main_thread() and not t.daemon:
+                t.join()
+    if "logging" in sys.modules:
+        logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            if code == 0 and stream is sys.stdout:
+                code = 120
+    os._exit(code)
+
+
+def entry() -> None:
+    """The `runsc-py` command (pyproject.toml) and `python -m runsc_py`."""
+    exit_now(main())
+
+
 def _report(message: str) -> None:
     message = " ".join(message.split())  # always one line
     log.error("%s", message)
