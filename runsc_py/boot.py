@@ -360,6 +360,8 @@ class Sandbox:
                 self.exit_status = exit_code(status)
             elif pid in self.exec_conns:
                 self._report_exec_exit(pid, exit_code(status))
+            elif pid == self.spawner.pid:
+                self.spawner.pid = 0  # (died: exec fails from now on; stop() skips it)
             elif pid == self.gofer_pid:
                 self.gofer_pid = 0
                 log.error("the gofer died: stopping the sandbox")
@@ -376,6 +378,7 @@ class Sandbox:
     def _shutdown(self) -> None:
         for pid in list(self.exec_conns):
             self._report_exec_exit(pid, 128 + signal.SIGKILL)
+        self.spawner.stop()
         if self.gofer_pid:
             self.kernel.gofer.shutdown()
             try:

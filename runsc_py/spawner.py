@@ -68,6 +68,19 @@ class Spawner:
         """Pins the container (before the sentry confines itself)."""
         self._call(b"BIND %d" % init_pid, [])
 
+    def stop(self) -> None:
+        """Kills and reaps the spawner (the sentry's shutdown): its PDEATHSIG would kill it
+        only once the sentry is gone, and `delete` would then wait for it to leave the
+        sandbox's cgroup."""
+        self.sock.close()
+        if not self.pid:  # reaped already (it died): its pid may name another process
+            return
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+
     def spawn(self, process: dict, sync: socket.socket, fds: list[int]) -> int:
         """Starts an exec'd process; returns its host pid. sync is its end of the
         READY/START socket (as runsc_py.init.run takes it), fds its stdin/stdout/stderr
