@@ -209,16 +209,15 @@ class Sandbox:
         ln.prctl(ln.PR_SET_CHILD_SUBREAPER, 1)
         self.spec = namespaces.resolve(self.spec)
         skeleton, devpts = _make_sentry_fs(self.state_dir)
-        # the table, its handlers and the kernel are imported before the gofer and the
-        # spawner are forked, so that all three share those pages instead of each
-        # importing (the spawner needs the filter) or collecting them on its own
-        program = platforms.filter_program(self.config.platform)
-        self.platform = platforms.make(self.config.platform)
-        import sentry.kernel  # noqa: F401, PLC0415
+        new_listener = platforms.needs_listener(self.config.platform)
+        # The gofer, the spawner and the init are forked before the sentry imports its
+        # kernel and builds the filter (~15 ms): the init builds the container tree on
+        # the other CPU meanwhile, and receives the filter once it is built (the
+        # spawner with BIND). Neither child needs those modules, so they do not hold
+        # copies of pages the sentry goes on to write either.
         gc.freeze()
         self.gofer_pid, gofer_sock = _start_gofer(self.cid)
-        self.spawner = Spawner.start(self.spec, skeleton, self.cid, program,
-                                     self.platform.needs_listener)
+        self.spawner = Spawner.start(self.spec, skeleton, self.cid, new_listener)
         me = os.getpid()
         init_pid = _Handoff()
         # started before the sentry enters the new pid namespace (no threads after that)
@@ -235,10 +234,15 @@ class Sandbox:
             if pid == 0:
                 sentry_end.close()
                 container_init.run(self.spec, self.spec.process, init_end, skeleton, me,
-                                   program, self.platform.needs_listener,
-                                   new_container=True, tty_slave=slave)
+                                   None, new_listener, new_container=True, tty_slave=slave)
             init_end.close()
             init_pid.put(pid)
+            self.program = platforms.filter_program(self.config.platform)
+            try:
+                sentry_end.send(container_init.FILTER + self.program)
+            except OSError:
+                pass  # the init failed: its report is waiting on sentry_end
+            self.platform = platforms.make(self.config.platform)
             self._finish_create(pid, sentry_end, gofer_sock, skeleton, devpts, master, slave,
                                 moving)
         finally:
@@ -306,7 +310,7 @@ class Sandbox:
         if moving is not None:
             moving.result()  # the init waits for START: it has run nothing of the workload's
         # from here on the sentry only serves: no exec, no mounts, no host files
-        self.spawner.bind(self.init_pid)
+        self.spawner.bind(self.init_pid, self.program)
         if self.config.pin_sentry:
             _pin_together(os.getpid(), self.gofer_pid)
         confine_sentry(str(self.state_dir), str(Path(skeleton).parent),

@@ -24,6 +24,7 @@ from runsc_py.errors import RuntimeFailure
 from runsc_py.spec import Process, Spec
 from sentry.platform.seccomp_native import install_filter  # before pivot_root hides it
 
+FILTER = b"FILTER "  # the sentry's message with the filter, when run() is not given it
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
 NS_FLAGS = {
     "mount": ln.CLONE_NEWNS, "uts": ln.CLONE_NEWUTS, "ipc": ln.CLONE_NEWIPC,
@@ -121,10 +122,12 @@ def drop_privileges(process: Process, last_cap: int) -> None:
 
 
 def run(spec: Spec, process: Process, sync: socket.socket, skeleton: str,
-        sentry_pid: int, filter_program: bytes, new_listener: bool, new_container: bool,
-        tty_slave: int | None = None, join_pid: int = 0) -> NoReturn:
+        sentry_pid: int, filter_program: bytes | None, new_listener: bool,
+        new_container: bool, tty_slave: int | None = None, join_pid: int = 0) -> NoReturn:
     """The init (or an exec'd process, with new_container False: it joins the
-    container's namespaces instead of building them). Never returns."""
+    container's namespaces instead of building them). Never returns. Without
+    filter_program, the sentry sends it on `sync` (FILTER + the program) while the
+    init builds the container tree."""
     try:
         ln.prctl(ln.PR_SET_PDEATHSIG, signal.SIGKILL)
         # (as the pid namespace's init, getppid() is 0: a sentry that died before
@@ -152,6 +155,11 @@ def run(spec: Spec, process: Process, sync: socket.socket, skeleton: str,
         # The filter goes on last but for what must follow it: handing its listener
         # over, waiting for start, and dropping privileges (all native calls), so
         # that a workload without CAP_SYS_ADMIN or no_new_privs still gets it.
+        if filter_program is None:
+            message = sync.recv(1 << 20)
+            if not message.startswith(FILTER):
+                os._exit(1)  # the sentry is gone (it kills us too) or failed
+            filter_program = message[len(FILTER):]
         listener = install_filter(filter_program, new_listener)
     except RuntimeFailure as e:
         _fail(sync, str(e))

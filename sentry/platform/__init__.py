@@ -27,6 +27,12 @@ def filter_program(platform: str) -> bytes:
     return build_filter(native, trap)
 
 
+def needs_listener(platform: str) -> bool:
+    """Whether each task tree's filter comes with a listener fd for the sentry (the
+    platform's `needs_listener`, known without importing it)."""
+    return platform == "seccomp"
+
+
 def make(platform: str):  # noqa: ANN201 - SeccompPlatform | PtracePlatform
     if platform == "ptrace":
         from sentry.platform.ptrace import PtracePlatform
