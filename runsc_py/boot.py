@@ -203,7 +203,6 @@ class Sandbox:
 
     def create(self) -> None:
         """Everything up to the init waiting for `start`. Raises RuntimeFailure."""
-        from runsc_py import init as container_init
         from sentry import platform as platforms
 
         ln.prctl(ln.PR_SET_CHILD_SUBREAPER, 1)
@@ -233,13 +232,15 @@ class Sandbox:
             pid = os.fork()
             if pid == 0:
                 sentry_end.close()
+                from runsc_py import init as container_init  # (its imports: off our path)
+
                 container_init.run(self.spec, self.spec.process, init_end, skeleton, me,
                                    None, new_listener, new_container=True, tty_slave=slave)
             init_end.close()
             init_pid.put(pid)
             self.program = platforms.filter_program(self.config.platform)
             try:
-                sentry_end.send(container_init.FILTER + self.program)
+                sentry_end.send(platforms.FILTER_MESSAGE + self.program)
             except OSError:
                 pass  # the init failed: its report is waiting on sentry_end
             self.platform = platforms.make(self.config.platform)

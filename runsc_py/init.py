@@ -18,13 +18,13 @@ import traceback
 from typing import NoReturn
 
 from gofer.protocol import send_message
+from sentry.platform import FILTER_MESSAGE
 from sentry.platform import linux_native as ln
 from runsc_py import rootfs, terminal
 from runsc_py.errors import RuntimeFailure
 from runsc_py.spec import Process, Spec
 from sentry.platform.seccomp_native import install_filter  # before pivot_root hides it
 
-FILTER = b"FILTER "  # the sentry's message with the filter, when run() is not given it
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
 NS_FLAGS = {
     "mount": ln.CLONE_NEWNS, "uts": ln.CLONE_NEWUTS, "ipc": ln.CLONE_NEWIPC,
@@ -157,9 +157,9 @@ def run(spec: Spec, process: Process, sync: socket.socket, skeleton: str,
         # that a workload without CAP_SYS_ADMIN or no_new_privs still gets it.
         if filter_program is None:
             message = sync.recv(1 << 20)
-            if not message.startswith(FILTER):
+            if not message.startswith(FILTER_MESSAGE):
                 os._exit(1)  # the sentry is gone (it kills us too) or failed
-            filter_program = message[len(FILTER):]
+            filter_program = message[len(FILTER_MESSAGE):]
         listener = install_filter(filter_program, new_listener)
     except RuntimeFailure as e:
         _fail(sync, str(e))

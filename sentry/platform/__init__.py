@@ -12,6 +12,7 @@ differ only in how a call is trapped and answered:
 from __future__ import annotations
 
 PLATFORMS = ("seccomp", "ptrace")
+FILTER_MESSAGE = b"FILTER "  # + filter_program(): to a task that waits for its filter
 
 
 def filter_program(platform: str) -> bytes:
