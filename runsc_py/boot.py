@@ -271,9 +271,7 @@ class Sandbox:
         self.init_pid = pid
         self.init_sync = sentry_end
         from gofer.protocol import recv_message
-        from sentry import loader
 
-        loader.prepare()  # while the init builds the container tree
         data, fds = recv_message(sentry_end)
         if not data.startswith(b"READY") or len(fds) != self.platform.needs_listener:
             for fd in fds:
@@ -588,6 +586,9 @@ def boot(spec: Spec, cid: str, state_dir: Path, ready: socket.socket, config: Sa
     _report(ready, f"OK {sandbox.init_pid}", sandbox.tty_master)
     if sandbox.tty_master is not None:
         os.close(sandbox.tty_master)
+    from sentry import loader
+
+    loader.prepare()  # what the first exec needs, while the caller saves state and starts
     if profile_file is not None:  # where the sentry's time goes (benchmarks/README.md)
         import cProfile
         import marshal
