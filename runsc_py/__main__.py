@@ -1,3 +1,3 @@
-from runsc_py.cli import main
+from runsc_py.cli import entry
 
-raise SystemExit(main())
+entry()

@@ -203,22 +203,20 @@ class Sandbox:
 
     def create(self) -> None:
         """Everything up to the init waiting for `start`. Raises RuntimeFailure."""
-        from runsc_py import init as container_init
         from sentry import platform as platforms
 
         ln.prctl(ln.PR_SET_CHILD_SUBREAPER, 1)
         self.spec = namespaces.resolve(self.spec)
         skeleton, devpts = _make_sentry_fs(self.state_dir)
-        # the table, its handlers and the kernel are imported before the gofer and the
-        # spawner are forked, so that all three share those pages instead of each
-        # importing (the spawner needs the filter) or collecting them on its own
-        program = platforms.filter_program(self.config.platform)
-        self.platform = platforms.make(self.config.platform)
-        import sentry.kernel  # noqa: F401, PLC0415
+        new_listener = platforms.needs_listener(self.config.platform)
+        # The gofer, the spawner and the init are forked before the sentry imports its
+        # kernel and builds the filter (~15 ms): the init builds the container tree on
+        # the other CPU meanwhile, and receives the filter once it is built (the
+        # spawner with BIND). Neither child needs those modules, so they do not hold
+        # copies of pages the sentry goes on to write either.
         gc.freeze()
         self.gofer_pid, gofer_sock = _start_gofer(self.cid)
-        self.spawner = Spawner.start(self.spec, skeleton, self.cid, program,
-                                     self.platform.needs_listener)
+        self.spawner = Spawner.start(self.spec, skeleton, self.cid, new_listener)
         me = os.getpid()
         init_pid = _Handoff()
         # started before the sentry enters the new pid namespace (no threads after that)
@@ -234,11 +232,18 @@ class Sandbox:
             pid = os.fork()
             if pid == 0:
                 sentry_end.close()
+                from runsc_py import init as container_init  # (its imports: off our path)
+
                 container_init.run(self.spec, self.spec.process, init_end, skeleton, me,
-                                   program, self.platform.needs_listener,
-                                   new_container=True, tty_slave=slave)
+                                   None, new_listener, new_container=True, tty_slave=slave)
             init_end.close()
             init_pid.put(pid)
+            self.program = platforms.filter_program(self.config.platform)
+            try:
+                sentry_end.send(platforms.FILTER_MESSAGE + self.program)
+            except OSError:
+                pass  # the init failed: its report is waiting on sentry_end
+            self.platform = platforms.make(self.config.platform)
             self._finish_create(pid, sentry_end, gofer_sock, skeleton, devpts, master, slave,
                                 moving)
         finally:
@@ -266,9 +271,7 @@ class Sandbox:
         self.init_pid = pid
         self.init_sync = sentry_end
         from gofer.protocol import recv_message
-        from sentry import loader
 
-        loader.prepare()  # while the init builds the container tree
         data, fds = recv_message(sentry_end)
         if not data.startswith(b"READY") or len(fds) != self.platform.needs_listener:
             for fd in fds:
@@ -307,7 +310,7 @@ class Sandbox:
         if moving is not None:
             moving.result()  # the init waits for START: it has run nothing of the workload's
         # from here on the sentry only serves: no exec, no mounts, no host files
-        self.spawner.bind(self.init_pid)
+        self.spawner.bind(self.init_pid, self.program)
         if self.config.pin_sentry:
             _pin_together(os.getpid(), self.gofer_pid)
         confine_sentry(str(self.state_dir), str(Path(skeleton).parent),
@@ -361,6 +364,8 @@ class Sandbox:
                 self.exit_status = exit_code(status)
             elif pid in self.exec_conns:
                 self._report_exec_exit(pid, exit_code(status))
+            elif pid == self.spawner.pid:
+                self.spawner.pid = 0  # (died: exec fails from now on; stop() skips it)
             elif pid == self.gofer_pid:
                 self.gofer_pid = 0
                 log.error("the gofer died: stopping the sandbox")
@@ -377,6 +382,7 @@ class Sandbox:
     def _shutdown(self) -> None:
         for pid in list(self.exec_conns):
             self._report_exec_exit(pid, 128 + signal.SIGKILL)
+        self.spawner.stop()
         if self.gofer_pid:
             self.kernel.gofer.shutdown()
             try:
@@ -581,6 +587,9 @@ def boot(spec: Spec, cid: str, state_dir: Path, ready: socket.socket, config: Sa
     _report(ready, f"OK {sandbox.init_pid}", sandbox.tty_master)
     if sandbox.tty_master is not None:
         os.close(sandbox.tty_master)
+    from sentry import loader
+
+    loader.prepare()  # what the first exec needs, while the caller saves state and starts
     if profile_file is not None:  # where the sentry's time goes (benchmarks/README.md)
         import cProfile
         import marshal

@@ -2,7 +2,6 @@
 ContainerStatus first and changes nothing when the step is not allowed."""
 from __future__ import annotations
 
-import datetime
 import json
 import os
 import signal
@@ -22,6 +21,14 @@ def _write_atomic(path: str, text: str) -> None:
     with open(tmp, "w") as f:
         f.write(text)
     os.replace(tmp, path)
+
+
+def _utc_now() -> str:
+    """datetime.now(timezone.utc).isoformat(), without importing datetime (~1 ms)."""
+    now = time.time_ns()
+    seconds, ns = divmod(now, 1_000_000_000)
+    micro = f".{ns // 1000:06d}" if ns // 1000 else ""  # (isoformat omits a zero)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + micro + "+00:00"
 
 
 def create(store: StateStore, bundle: str, cid: str, pid_file: str | None,
@@ -64,7 +71,7 @@ def create(store: StateStore, bundle: str, cid: str, pid_file: str | None,
         state = State(
             id=cid, bundle=str(spec.bundle), rootfs=str(spec.root_path), pid=pid,
             pid_start=process_start_time(pid),
-            created=datetime.datetime.now(datetime.timezone.utc).isoformat(),
+            created=_utc_now(),
             init_pid=int(reply.split()[1]), annotations=spec.annotations,
             owner="root" if os.geteuid() == 0 else str(os.geteuid()),
         )

@@ -18,6 +18,7 @@ import traceback
 from typing import NoReturn
 
 from gofer.protocol import send_message
+from sentry.platform import FILTER_MESSAGE
 from sentry.platform import linux_native as ln
 from runsc_py import rootfs, terminal
 from runsc_py.errors import RuntimeFailure
@@ -121,10 +122,12 @@ def drop_privileges(process: Process, last_cap: int) -> None:
 
 
 def run(spec: Spec, process: Process, sync: socket.socket, skeleton: str,
-        sentry_pid: int, filter_program: bytes, new_listener: bool, new_container: bool,
-        tty_slave: int | None = None, join_pid: int = 0) -> NoReturn:
+        sentry_pid: int, filter_program: bytes | None, new_listener: bool,
+        new_container: bool, tty_slave: int | None = None, join_pid: int = 0) -> NoReturn:
     """The init (or an exec'd process, with new_container False: it joins the
-    container's namespaces instead of building them). Never returns."""
+    container's namespaces instead of building them). Never returns. Without
+    filter_program, the sentry sends it on `sync` (FILTER + the program) while the
+    init builds the container tree."""
     try:
         ln.prctl(ln.PR_SET_PDEATHSIG, signal.SIGKILL)
         # (as the pid namespace's init, getppid() is 0: a sentry that died before
@@ -152,6 +155,11 @@ def run(spec: Spec, process: Process, sync: socket.socket, skeleton: str,
         # The filter goes on last but for what must follow it: handing its listener
         # over, waiting for start, and dropping privileges (all native calls), so
         # that a workload without CAP_SYS_ADMIN or no_new_privs still gets it.
+        if filter_program is None:
+            message = sync.recv(1 << 20)
+            if not message.startswith(FILTER_MESSAGE):
+                os._exit(1)  # the sentry is gone (it kills us too) or failed
+            filter_program = message[len(FILTER_MESSAGE):]
         listener = install_filter(filter_program, new_listener)
     except RuntimeFailure as e:
         _fail(sync, str(e))

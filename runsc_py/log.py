@@ -3,7 +3,6 @@ shows the last `level: error` line of that file to the user, so every failure en
 up there as one line."""
 from __future__ import annotations
 
-import datetime
 import json
 import logging
 import sys
@@ -20,6 +19,8 @@ class _RuncFormatter(logging.Formatter):
         msg = record.getMessage()
         if record.exc_info and logging.getLogger("runsc-py").isEnabledFor(logging.DEBUG):
             msg += "\n" + self.formatException(record.exc_info)
+        import datetime  # noqa: PLC0415 - only when there is a log to write (~1 ms)
+
         now = datetime.datetime.now(datetime.timezone.utc).isoformat()
         if self.json:
             return json.dumps({"level": level, "msg": msg, "time": now})

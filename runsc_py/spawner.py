@@ -35,7 +35,7 @@ class Spawner:
         self.sock = sock
 
     @classmethod
-    def start(cls, spec, skeleton: str, cid: str, program: bytes,  # noqa: ANN001
+    def start(cls, spec, skeleton: str, cid: str,  # noqa: ANN001
               new_listener: bool) -> "Spawner":
         """Forks the spawner (in the sentry, before _enter_pid_namespace)."""
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -58,15 +58,29 @@ class Spawner:
                     os.close(null)
                 # a mount namespace of its own: the sentry's pivot_root must not move it
                 ln.unshare(ln.CLONE_NEWNS)
-                _serve(theirs, spec, skeleton, sentry_pid, program, new_listener)
+                _serve(theirs, spec, skeleton, sentry_pid, new_listener)
             finally:
                 os._exit(0)
         theirs.close()
         return cls(pid, mine)
 
-    def bind(self, init_pid: int) -> None:
-        """Pins the container (before the sentry confines itself)."""
-        self._call(b"BIND %d" % init_pid, [])
+    def bind(self, init_pid: int, program: bytes) -> None:
+        """Pins the container and hands over the workload filter (before the sentry
+        confines itself)."""
+        self._call(b"BIND %d\n" % init_pid + program, [])
+
+    def stop(self) -> None:
+        """Kills and reaps the spawner (the sentry's shutdown): its PDEATHSIG would kill it
+        only once the sentry is gone, and `delete` would then wait for it to leave the
+        sandbox's cgroup."""
+        self.sock.close()
+        if not self.pid:  # reaped already (it died): its pid may name another process
+            return
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
 
     def spawn(self, process: dict, sync: socket.socket, fds: list[int]) -> int:
         """Starts an exec'd process; returns its host pid. sync is its end of the
@@ -85,10 +99,11 @@ class Spawner:
 
 
 def _serve(sock: socket.socket, spec, skeleton: str, sentry_pid: int,  # noqa: ANN001
-           program: bytes, new_listener: bool) -> None:
+           new_listener: bool) -> None:
     from runsc_py.spec import load_process
 
     init_pid = 0
+    program = b""
     pidns = -1
     while True:
         try:
@@ -101,7 +116,8 @@ def _serve(sock: socket.socket, spec, skeleton: str, sentry_pid: int,  # noqa: A
             if data.startswith(b"BIND "):
                 if init_pid:
                     raise OSError("already bound")
-                init_pid = int(data[5:])
+                pid, _, program = data[5:].partition(b"\n")
+                init_pid = int(pid)
                 pidns = os.open(f"/proc/{init_pid}/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
                 sock.send(b"OK")
                 continue

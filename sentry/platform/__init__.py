@@ -12,6 +12,7 @@ differ only in how a call is trapped and answered:
 from __future__ import annotations
 
 PLATFORMS = ("seccomp", "ptrace")
+FILTER_MESSAGE = b"FILTER "  # + filter_program(): to a task that waits for its filter
 
 
 def filter_program(platform: str) -> bytes:
@@ -25,6 +26,12 @@ def filter_program(platform: str) -> bytes:
               if e.support is Support.NATIVE or e.native_when is not None}
     trap = SECCOMP_RET_USER_NOTIF if platform == "seccomp" else SECCOMP_RET_TRACE
     return build_filter(native, trap)
+
+
+def needs_listener(platform: str) -> bool:
+    """Whether each task tree's filter comes with a listener fd for the sentry (the
+    platform's `needs_listener`, known without importing it)."""
+    return platform == "seccomp"
 
 
 def make(platform: str):  # noqa: ANN201 - SeccompPlatform | PtracePlatform
