@@ -1,6 +1,6 @@
 """Builds sentry._native._notify, the cffi module of the sentry's hot path (the seccomp
-platform's notify.c with the C handlers of fastpath.c, and the ptrace platform's
-ptrace.c).
+platform's notify.c with the C handlers of fastpath.c, the credentials cache creds.c
+and the gofer client gofer_call.c, and the ptrace platform's ptrace.c).
 
 Run by `pip install .` (setuptools' cffi_modules) or directly: python -m sentry._native.build
 """
@@ -54,6 +54,7 @@ ffibuilder.set_source(
     # one translation unit: both platforms' hot paths and the task memory copies, with
     # the gofer's resolution in the tree (inroot.c) for the C handlers' direct answers
     "\n".join(p.read_text() for p in (_HERE / "notify.c", _GOFER_NATIVE / "inroot.c",
+                                       _HERE / "creds.c", _HERE / "gofer_call.c",
                                        _HERE / "fastpath.c", _HERE / "ptrace.c")),
     extra_compile_args=["-O2", "-Wall"],
 )

@@ -26,8 +26,8 @@
  * out of the tree) or is a FIFO the kernel must open -- returns 0 and the notification
  * goes to Python whole, which serves it from the start as if C had never looked.
  *
- * The caller's credentials come from task_creds(), the one credentials cache of the
- * sentry (Python's Task.creds() reads it too).
+ * The caller's credentials come from creds.c, the gofer requests go through
+ * gofer_call.c.
  */
 #include <fcntl.h>
 #include <limits.h>
@@ -38,123 +38,6 @@
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
 
-/* -- credentials ------------------------------------------------------------------ */
-
-#define CREDS_SLOTS 1024
-#define MAX_GROUPS 256 /* the gofer protocol's bound */
-
-struct task_creds {
-    uint32_t uid, gid, fsuid, fsgid, umask, ngroups;
-    uint64_t cap_effective;
-    uint32_t groups[MAX_GROUPS];
-};
-
-struct creds_slot {
-    int tid;
-    uint64_t ino; /* of /proc/<tid>: a recycled tid has another */
-    struct task_creds creds;
-};
-
-static struct creds_slot creds_cache[CREDS_SLOTS];
-
-static const char *status_field(const char *status, const char *name)
-{
-    size_t len = strlen(name);
-    for (const char *p = status; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
-        if (strncmp(p, name, len) == 0 && p[len] == ':')
-            return p + len + 1;
-    return NULL;
-}
-
-/* The second and fourth of "Uid:\treal\teffective\tsaved\tfs" */
-static int parse_ids(const char *field, uint32_t *effective, uint32_t *fs)
-{
-    unsigned long v[4];
-    if (!field || sscanf(field, "%lu %lu %lu %lu", &v[0], &v[1], &v[2], &v[3]) != 4)
-        return -1;
-    *effective = (uint32_t)v[1];
-    *fs = (uint32_t)v[3];
-    return 0;
-}
-
-static int parse_status(const char *status, struct task_creds *c)
-{
-    const char *f;
-    char *end;
-    if (parse_ids(status_field(status, "Uid"), &c->uid, &c->fsuid) < 0 ||
-        parse_ids(status_field(status, "Gid"), &c->gid, &c->fsgid) < 0)
-        return -EIO;
-    f = status_field(status, "CapEff");
-    if (!f)
-        return -EIO;
-    c->cap_effective = strtoull(f, NULL, 16);
-    f = status_field(status, "Umask");
-    c->umask = f ? (uint32_t)strtoul(f, NULL, 8) : 022;
-    c->ngroups = 0;
-    f = status_field(status, "Groups");
-    while (f && *f && *f != '\n') {
-        unsigned long g = strtoul(f, &end, 10);
-        if (end == f) {
-            if (*f == ' ' || *f == '\t') {
-                f++;
-                continue;
-            }
-            break;
-        }
-        if (c->ngroups == MAX_GROUPS)
-            return -E2BIG;
-        c->groups[c->ngroups++] = (uint32_t)g;
-        f = end;
-    }
-    return 0;
-}
-
-/*
- * The credentials of task tid, which Linux keeps per thread. Cached, keyed by the
- * inode of /proc/<tid> (which a recycled tid does not share); every call that changes
- * them is trapped and forgets the entry (task_creds_forget). -ESRCH: the task is gone.
- */
-int task_creds(int tid, struct task_creds *out)
-{
-    char path[64];
-    struct stat st;
-    struct creds_slot *slot = &creds_cache[(unsigned)tid % CREDS_SLOTS];
-    snprintf(path, sizeof(path), "/proc/%d", tid);
-    if (stat(path, &st) < 0)
-        return -ESRCH;
-    if (slot->tid == tid && slot->ino == st.st_ino) {
-        *out = slot->creds;
-        return 0;
-    }
-    char status[8192];
-    snprintf(path, sizeof(path), "/proc/%d/status", tid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -ESRCH;
-    ssize_t n, got = 0;
-    while (got < (ssize_t)sizeof(status) - 1 &&
-           (n = read(fd, status + got, sizeof(status) - 1 - got)) > 0)
-        got += n;
-    close(fd);
-    if (got <= 0)
-        return -ESRCH;
-    status[got] = 0;
-    int ret = parse_status(status, out);
-    if (ret < 0)
-        return ret;
-    slot->tid = tid;
-    slot->ino = st.st_ino;
-    slot->creds = *out;
-    return 0;
-}
-
-void task_creds_forget(int tid)
-{
-    struct creds_slot *slot = &creds_cache[(unsigned)tid % CREDS_SLOTS];
-    if (slot->tid == tid)
-        slot->tid = 0;
-}
-
 /* -- the mount table, as far as C needs it -------------------------------------------- */
 
 #define MAX_MOUNTS 64
@@ -164,7 +47,6 @@ void task_creds_forget(int tid)
 #define MOUNT_PROC 2
 static struct { char dest[256]; size_t len; int kind; } mounts[MAX_MOUNTS];
 static int nmounts = -1; /* -1: not configured, Python serves everything */
-static int gofer_sock = -1;
 static int root_fd = -1; /* the container tree's root, as the gofer's */
 static uint64_t open_mask; /* gofer/protocol.py OPEN_FLAGS */
 
@@ -226,85 +108,6 @@ static int mount_of(const char *raw, char norm[PATH_MAX])
             return i;
     }
     return -1;
-}
-
-/* -- one gofer round trip --------------------------------------------------------------- */
-
-#define OP_OPEN 2
-#define OP_STAT 3
-#define OP_UNLINK 7
-#define OP_EXEC 22
-#define GOFER_REDIRECT (-1)
-#define GOFER_FIFO (-2)
-
-struct gofer_header { /* gofer/protocol.py HEADER "<HHIIIIQqqqq" */
-    uint16_t op, npaths;
-    uint32_t fsuid, fsgid, umask, ngroups;
-    uint64_t caps;
-    int64_t a[4];
-} __attribute__((packed));
-
-struct gofer_reply { /* REPLY "<iq" */
-    int32_t err;
-    int64_t value;
-} __attribute__((packed));
-
-/*
- * Sends one request and waits for its reply. Returns the reply's payload length with
- * the reply in *reply, the payload in payload and its fd (or -1) in *fd; -1 when the
- * gofer could not be asked or answered strangely (Python then asks again and reports).
- */
-static ssize_t gofer_call(const struct task_creds *c, uint16_t op, const char *path,
-                          int64_t a0, int64_t a1, struct gofer_reply *reply,
-                          char *payload, size_t size, int *fd)
-{
-    struct gofer_header h = {
-        .op = op, .npaths = 1, .fsuid = c->fsuid, .fsgid = c->fsgid, .umask = c->umask,
-        .ngroups = c->ngroups, .caps = c->cap_effective, .a = { a0, a1, 0, 0 },
-    };
-    struct iovec out[3] = {
-        { &h, sizeof(h) },
-        { (void *)c->groups, 4 * (size_t)c->ngroups },
-        { (void *)path, strlen(path) },
-    };
-    struct msghdr msg = { .msg_iov = out, .msg_iovlen = 3 };
-    ssize_t n;
-    do
-        n = sendmsg(gofer_sock, &msg, MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return -1;
-
-    union { char buf[CMSG_SPACE(4 * sizeof(int))]; struct cmsghdr align; } u;
-    struct iovec in[2] = { { reply, sizeof(*reply) }, { payload, size } };
-    struct msghdr rmsg = { .msg_iov = in, .msg_iovlen = 2,
-                           .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
-    do
-        n = recvmsg(gofer_sock, &rmsg, MSG_CMSG_CLOEXEC);
-    while (n < 0 && errno == EINTR);
-    *fd = -1;
-    if (n < 0)
-        return -1;
-    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&rmsg); cm; cm = CMSG_NXTHDR(&rmsg, cm)) {
-        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-            continue;
-        int nfds = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-        for (int i = 0; i < nfds; i++) {
-            int got;
-            memcpy(&got, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-            if (*fd < 0)
-                *fd = got;
-            else
-                close(got);
-        }
-    }
-    if (n < (ssize_t)sizeof(*reply) || (rmsg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
-        if (*fd >= 0)
-            close(*fd);
-        *fd = -1;
-        return -1;
-    }
-    return n - (ssize_t)sizeof(*reply);
 }
 
 #define FAST_PYTHON 0   /* Python serves this notification */
