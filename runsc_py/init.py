@@ -179,11 +179,23 @@ def run(spec: Spec, process: Process, sync: socket.socket, skeleton: str,
     os.umask(process.umask if process.umask is not None else 0o022)
     try:
         drop_privileges(process, last_cap)
+        _default_signals()
         os.execve(path, list(process.args), dict(_env_pairs(process.env)))
     except OSError as e:
         os.write(2, f"runsc-py: exec {process.args[0]}: {e.strerror}\n".encode())
         os._exit(127 if e.errno == 2 else 126)
     os._exit(127)
+
+
+def _default_signals() -> None:
+    """The process starts as under runc: every signal at its default action and none
+    blocked, whatever the runtime's caller ignored (a shell's background job ignores
+    SIGINT and SIGQUIT) and Python set (it ignores SIGPIPE and SIGXFSZ); execve keeps
+    an ignored signal ignored."""
+    for sig in signal.valid_signals():
+        if sig not in (signal.SIGKILL, signal.SIGSTOP):
+            signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, ())
 
 
 def _env_pairs(env: tuple[str, ...]) -> list[tuple[str, str]]:

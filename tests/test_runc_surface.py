@@ -74,3 +74,41 @@ def test_lifecycle_errors_for_stopped_containers(rt, bundle):
                 ("exec", "st1", "true")):
         r = rt.run(*cmd)
         assert r.returncode != 0 and r.stderr.strip().count("\n") == 0, cmd
+
+
+def _ignoring_interrupts() -> None:
+    """What a shell does to a background job: SIGINT and SIGQUIT ignored."""
+    import signal  # noqa: PLC0415 - in the forked child only
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGQUIT, signal.SIG_IGN)
+
+
+def _signal_lines(stdout: str) -> list[str]:
+    return [line for line in stdout.splitlines() if line.startswith(("SigIgn", "SigBlk"))]
+
+
+def test_the_process_starts_with_default_signal_actions_as_under_runc(rt, bundle, tmp_path):
+    """Whatever the caller ignores, and whatever the runtime's own interpreter ignores
+    (SIGPIPE, SIGXFSZ), the container's process and an exec'd one start with every
+    signal at its default action, none blocked: as runc starts them."""
+    b = bundle(["cat", "/proc/self/status"])
+    runc = subprocess.run(["runc", "--root", str(tmp_path / "runc"), "run", "--bundle", str(b),
+                           "sig-runc"], capture_output=True, text=True, timeout=60,
+                          preexec_fn=_ignoring_interrupts)
+    assert _signal_lines(runc.stdout) == ["SigBlk:\t0000000000000000",
+                                          "SigIgn:\t0000000000000000"], runc.stdout
+    ours = subprocess.run(rt.cmd("run", "--bundle", str(b), "sig-run"), capture_output=True,
+                          text=True, timeout=60, preexec_fn=_ignoring_interrupts)
+    assert _signal_lines(ours.stdout) == _signal_lines(runc.stdout), ours.stdout + ours.stderr
+
+    b2 = bundle(["sleep", "30"])
+    assert subprocess.run(rt.cmd("run", "--detach", "--bundle", str(b2), "sig-exec"),
+                          timeout=60, preexec_fn=_ignoring_interrupts).returncode == 0
+    try:
+        p = subprocess.run(rt.cmd("exec", "sig-exec", "cat", "/proc/self/status"),
+                           capture_output=True, text=True, timeout=60,
+                           preexec_fn=_ignoring_interrupts)
+        assert _signal_lines(p.stdout) == _signal_lines(runc.stdout), p.stdout + p.stderr
+    finally:
+        rt.run("delete", "--force", "sig-exec")
