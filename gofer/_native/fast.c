@@ -97,20 +97,31 @@ static int send_reply(int sock, int32_t err, const void *payload, size_t len, in
     return n < 0 ? -errno : 0;
 }
 
+/* path's O_PATH fd in *fd (a[0]: symlinks followed), or -1 there and what serving the
+ * request comes to: 0 for ENOENT and ENOTDIR (maybe a redirect: Python's), else the
+ * errno answered (1, or <0: -errno of the reply's send) */
+static int open_path(int sock, const struct header *h, const char *path, int *fd)
+{
+    *fd = inroot_openat2(root_fd, path, O_PATH | O_CLOEXEC | (h->a[0] ? 0 : O_NOFOLLOW), 0,
+                         in_root);
+    if (*fd >= 0)
+        return 0;
+    int err = -*fd;
+    *fd = -1;
+    if (err == ENOENT || err == ENOTDIR)
+        return 0;
+    return send_reply(sock, err, NULL, 0, -1) ?: 1;
+}
+
 /* 1: answered; 0: Python's; <0: -errno of the reply's send */
 static int serve_stat(int sock, const struct header *h, const char *path)
 {
-    int fd = inroot_openat2(root_fd, path, O_PATH | O_CLOEXEC | (h->a[0] ? 0 : O_NOFOLLOW), 0,
-                            in_root);
-    if (fd < 0) {
-        if (fd == -ENOENT || fd == -ENOTDIR)
-            return 0;
-        return send_reply(sock, -fd, NULL, 0, -1) ?: 1;
-    }
+    int fd, ret = open_path(sock, h, path, &fd);
+    if (fd < 0)
+        return ret;
     struct stat st;  /* x86_64's struct stat is the protocol's STAT payload */
     memset(&st, 0, sizeof(st));
-    int ret = fstat(fd, &st);
-    int err = ret < 0 ? errno : 0;
+    int err = fstat(fd, &st) < 0 ? errno : 0;
     close(fd);
     if (err)
         return send_reply(sock, err, NULL, 0, -1) ?: 1;
@@ -145,13 +156,9 @@ static int serve_exec(int sock, const struct header *h, const char *path)
     int64_t offset = h->a[1], length = h->a[2];
     if (offset < 0 || length < 0 || length > EXEC_MAX_READ)
         return 0;  /* malformed: Python says EINVAL */
-    int fd = inroot_openat2(root_fd, path, O_PATH | O_CLOEXEC | (h->a[0] ? 0 : O_NOFOLLOW), 0,
-                            in_root);
-    if (fd < 0) {
-        if (fd == -ENOENT || fd == -ENOTDIR)
-            return 0;
-        return send_reply(sock, -fd, NULL, 0, -1) ?: 1;
-    }
+    int fd, ret = open_path(sock, h, path, &fd);
+    if (fd < 0)
+        return ret;
     struct stat st;
     memset(&st, 0, sizeof(st));
     int err = fstat(fd, &st) < 0 ? errno : 0;
