@@ -1,6 +1,7 @@
 /*
  * The sentry's cheap handlers, in C: stat, open and unlink of a path in the container
- * tree.
+ * tree, execve of a program loader.py already found loadable, and readlink of the
+ * sandbox's /proc/self/exe.
  *
  * These are most of what real programs trap (a Python import is a dozen stats and an
  * open), and their answer is one gofer round trip at most: entering Python for them
@@ -8,7 +9,8 @@
  * it is one of these calls on a path it can place exactly as sentry/vfs.py would:
  *   - the path is absolute or relative to the cwd, and has no ".." component (a ".."
  *     may climb out of a synthetic mount, which only Python can follow);
- *   - the innermost mount holding it lexically is served by the gofer.
+ *   - the innermost mount holding it lexically is served by the gofer (for the
+ *     readlink: is the sandbox's /proc).
  * How it answers depends on the caller:
  *   - Directly (as gVisor's directfs), on regular files and directories of ordinary
  *     disk and memory filesystems, when the sentry can take on the caller's view of
