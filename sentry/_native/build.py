@@ -34,8 +34,8 @@ ffibuilder.cdef(
                         uint64_t cap_effective; uint32_t groups[256]; };
     int task_creds(int tid, struct task_creds *out);
     void task_creds_forget(int tid);
-    int fast_configure(int sock, int root, uint64_t open_flags, const char *const *dests,
-                       const int *kinds, int n);
+    int fast_configure(int sock, int root, uint64_t open_flags, const char *memfd,
+                       const char *const *dests, const int *kinds, int n);
     void exec_loadable_add(uint64_t dev, uint64_t ino, int64_t size, int64_t mtime_ns,
                            int64_t ctime_ns, const char *interp);
 

@@ -51,17 +51,20 @@ static struct { char dest[256]; size_t len; int kind; } mounts[MAX_MOUNTS];
 static int nmounts = -1; /* -1: not configured, Python serves everything */
 static int root_fd = -1; /* the container tree's root, as the gofer's */
 static uint64_t open_mask; /* gofer/protocol.py OPEN_FLAGS */
+static char memfd_link[64]; /* sentry/fs/node.py MEMFD_LINK: a synthetic file's host name */
 
 /* The gofer's socket and the tree's root (both the sentry's, kept open), the open(2)
- * flags an OPEN honours, and the mount table: dests[i] (normalised, absolute) and what
- * serves it (a MOUNT_* kind), longest first as MountTable keeps them. Returns -E2BIG
- * when the table does not fit (C then stays out). */
-int fast_configure(int sock, int root, uint64_t open_flags, const char *const *dests,
-                   const int *kinds, int n)
+ * flags an OPEN honours, the prefix of a synthetic file's memfd name, and the mount
+ * table: dests[i] (normalised, absolute) and what serves it (a MOUNT_* kind), longest
+ * first as MountTable keeps them. Returns -E2BIG when the table does not fit (C then
+ * stays out). */
+int fast_configure(int sock, int root, uint64_t open_flags, const char *memfd,
+                   const char *const *dests, const int *kinds, int n)
 {
     nmounts = -1;
-    if (n > MAX_MOUNTS)
+    if (n > MAX_MOUNTS || strlen(memfd) >= sizeof(memfd_link))
         return -E2BIG;
+    memcpy(memfd_link, memfd, strlen(memfd) + 1);
     for (int i = 0; i < n; i++) {
         size_t len = strlen(dests[i]);
         if (len >= sizeof(mounts[i].dest))
@@ -147,7 +150,7 @@ static struct {
     int known;
     uint32_t fsuid, fsgid, ngroups;
     uint32_t groups[MAX_GROUPS];
-    uint64_t effective, permitted, now;
+    uint64_t effective, permitted, inheritable, now;
 } own;
 
 struct cap_header { uint32_t version; int pid; };
@@ -156,12 +159,13 @@ struct cap_data { uint32_t effective, permitted, inheritable; };
 
 static int set_effective(uint64_t effective)
 {
+    /* (permitted and inheritable never change: the sentry sets only its effective set) */
     struct cap_header h = { CAP_V3, 0 };
     struct cap_data d[2];
-    if (syscall(SYS_capget, &h, d) < 0)
-        return -errno;
-    d[0].effective = (uint32_t)effective;
-    d[1].effective = (uint32_t)(effective >> 32);
+    for (int i = 0; i < 2; i++)
+        d[i] = (struct cap_data){ (uint32_t)(effective >> 32 * i),
+                                  (uint32_t)(own.permitted >> 32 * i),
+                                  (uint32_t)(own.inheritable >> 32 * i) };
     if (syscall(SYS_capset, &h, d) < 0)
         return -errno;
     own.now = effective;
@@ -183,6 +187,7 @@ static int learn_own_creds(void)
         own.groups[i] = groups[i];
     own.effective = own.now = d[0].effective | (uint64_t)d[1].effective << 32;
     own.permitted = d[0].permitted | (uint64_t)d[1].permitted << 32;
+    own.inheritable = d[0].inheritable | (uint64_t)d[1].inheritable << 32;
     own.known = 1;
     return 0;
 }
@@ -700,7 +705,6 @@ static int fast_execve(struct fast_call *fc)
     return FAST_ANSWERED;
 }
 
-#define MEMFD_LINK "/memfd:runsc-py:" /* sentry/fs/node.py's names of synthetic files */
 #define DELETED " (deleted)"
 
 /* readlink(2) of the sandbox's /proc/self/exe (what busybox asks first): the host's
@@ -722,8 +726,8 @@ static int readlink_at(struct fast_call *fc, int dirfd, uint64_t addr, uint64_t 
         return answer(fc, 0, -ENOENT);
     target[n] = 0;
     char *name = target;
-    size_t pre = strlen(MEMFD_LINK), post = strlen(DELETED);
-    if ((size_t)n > pre + post && strncmp(target, MEMFD_LINK, pre) == 0 &&
+    size_t pre = strlen(memfd_link), post = strlen(DELETED);
+    if ((size_t)n > pre + post && strncmp(target, memfd_link, pre) == 0 &&
         strcmp(target + n - post, DELETED) == 0) {
         name = target + pre;
         n -= (ssize_t)(pre + post);

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from sentry.vfs import Path
 
 MEMFD_PREFIX = "runsc-py:"
-_MEMFD_LINK = "/memfd:" + MEMFD_PREFIX
+MEMFD_LINK = "/memfd:" + MEMFD_PREFIX  # how the host names a synthetic file's memfd
 _DELETED = " (deleted)"
 MAX_HOPS = 40
 
@@ -46,8 +46,8 @@ _ACCMODE = 3
 def sandbox_name(host_readlink: str) -> str:
     """The sandbox name of a host fd link: a synthetic file's memfd
     ("/memfd:runsc-py:/proc/1/status (deleted)") reads back as "/proc/1/status"."""
-    if host_readlink.startswith(_MEMFD_LINK) and host_readlink.endswith(_DELETED):
-        return host_readlink[len(_MEMFD_LINK):-len(_DELETED)]
+    if host_readlink.startswith(MEMFD_LINK) and host_readlink.endswith(_DELETED):
+        return host_readlink[len(MEMFD_LINK):-len(_DELETED)]
     return host_readlink
 
 
@@ -211,7 +211,7 @@ class MagicFd(Node):
     def host_target(self) -> str:
         try:
             target = os.readlink(self.link)
-            if target.startswith("/") and not target.startswith(_MEMFD_LINK) \
+            if target.startswith("/") and not target.startswith(MEMFD_LINK) \
                     and not _in_task_mounts(self.hp, self.n):
                 # a file from outside the container tree: the sandbox's own pty (from
                 # the sentry's devpts instance) or stdio the caller handed over, whose
@@ -231,7 +231,7 @@ class MagicFd(Node):
     def path_target(self) -> str | None:
         """The sandbox path the fd names, if it is a plain path of the sandbox's tree."""
         tg = self.host_target()
-        if tg.startswith(_MEMFD_LINK) or tg.endswith(_DELETED) or not tg.startswith("/"):
+        if tg.startswith(MEMFD_LINK) or tg.endswith(_DELETED) or not tg.startswith("/"):
             return None
         return tg
 

@@ -7,6 +7,7 @@ import os
 
 from gofer.protocol import OPEN_FLAGS
 from sentry._native._notify import ffi, lib
+from sentry.fs.node import MEMFD_LINK
 from sentry.kernel import Kernel, answer
 from sentry.loader import Elf, Identity
 from sentry.platform import reap_children
@@ -53,6 +54,7 @@ class SeccompPlatform:
         mounts = kernel.mounts.mounts  # longest destination first
         dests = [ffi.new("char[]", os.fsencode(m.dest)) for m in mounts]
         ret = lib.fast_configure(kernel.gofer.sock.fileno(), kernel.root_fd, OPEN_FLAGS,
+                                 os.fsencode(MEMFD_LINK),
                                  ffi.new("char *[]", dests),
                                  ffi.new("int[]", [_MOUNT_KINDS.get(m.fs.name, 0)
                                                    for m in mounts]),

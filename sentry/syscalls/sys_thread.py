@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from sentry.abi import stat_mode
 from sentry.errors import SyscallError
-from sentry.fs.node import MEMFD_PREFIX, open_host
+from sentry.fs.node import MEMFD_LINK, open_host
 from sentry.loader import HEAD, MAX_DEPTH, Elf, ExecFile, Identity, NotLoadable, Script
 from sentry.syscalls.result import CONTINUE, Result
 from sentry.syscalls.sys_file import AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW
@@ -55,7 +55,7 @@ def _fd_exec_file(t: Task, fd: int) -> ExecFile:
     """execveat(fd, "", AT_EMPTY_PATH): the file the task's fd names, read through
     /proc/PID/fd/N (an fd the task holds already: as fd_stat reads it)."""
     name = t.fd_path(fd)
-    if name.startswith("/memfd:" + MEMFD_PREFIX):
+    if name.startswith(MEMFD_LINK):
         raise SyscallError(errno.EACCES)  # a synthetic file: it exists only in the sentry
     st, head = _read_task_fd(t, fd, 0, HEAD)
     return ExecFile(name, Identity.of_host(st), head,
