@@ -1,8 +1,11 @@
 """The gofer confines itself once it holds the container root (issue 3, item 5).
 
 1. It sees only its mounts: a mount namespace of its own whose root is an empty,
-   read-only tmpfs holding nothing but a procfs (its own pid directory only: subset=pid,
-   hidepid=invisible) for the `/proc/self/fd/N` idiom of the O_PATH-fd operations.
+   read-only tmpfs holding nothing but a procfs for the `/proc/self/fd/N` idiom of the
+   O_PATH-fd operations. The gofer is the only process of its pid namespace
+   (runsc_py/boot.py forks it so), and the procfs is that namespace's, with pid
+   directories only (subset=pid) of processes it may ptrace (hidepid=invisible): it
+   shows the gofer alone.
    Every file it serves is reached through the root fd it was handed (openat2 with
    RESOLVE_IN_ROOT), never by a host path.
 2. Capabilities: exactly what a file server acting with its callers' credentials needs

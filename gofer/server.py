@@ -19,7 +19,15 @@ from typing import Callable
 from gofer import creds_native, fs_native
 from gofer.confine import confine_gofer
 from gofer.fast_native import FastPath
-from gofer.openat2_native import RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, openat2
+from gofer.openat2_native import (
+    RESOLVE_BENEATH,
+    RESOLVE_CACHED,
+    RESOLVE_IN_ROOT,
+    RESOLVE_NO_MAGICLINKS,
+    RESOLVE_NO_SYMLINKS,
+    RESOLVE_NO_XDEV,
+    openat2,
+)
 from gofer.protocol import (
     ALL_CAPS,
     FIFO,
@@ -37,6 +45,17 @@ from gofer.protocol import (
 from sentry.platform.confine_native import forbidden_syscall
 
 IN_ROOT = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS
+# what a caller's RESOLVE_* flags may add: each only narrows resolution further
+NARROWING = RESOLVE_NO_XDEV | RESOLVE_NO_SYMLINKS | RESOLVE_CACHED
+
+
+def scoped(resolve: int) -> int:
+    """The RESOLVE_* flags of an openat2 of a caller's path, whatever the caller asked:
+    resolution never leaves the fd it starts from (RESOLVE_BENEATH if asked, else
+    RESOLVE_IN_ROOT, which also makes an absolute path start there) and never follows
+    a magic link; the caller's other flags only narrow it."""
+    scope = resolve & RESOLVE_BENEATH or RESOLVE_IN_ROOT
+    return scope | resolve & NARROWING | RESOLVE_NO_MAGICLINKS
 
 
 class Reply(Exception):
@@ -72,20 +91,20 @@ class Gofer:
         mode = r.a[1] & 0o7777 & ~r.umask if creates else 0
         if len(r.paths) == 2:
             return 0, b"", self._open_from(r.paths[0], r.paths[1], flags, mode, r.a[2])
-        fd = self._open_nonblocking_safe(r.paths[0], flags, mode)
+        fd = self._open_nonblocking_safe(r.paths[0], flags, mode, resolve=r.a[2])
         return 0, b"", fd
 
     def _open_from(self, base: str, rel: str, flags: int, mode: int, resolve: int) -> int:
-        """openat2(2) as the workload asked it, from base (itself inside the root)."""
+        """openat2(2) of rel from base (itself resolved inside the root), with the
+        workload's RESOLVE_BENEATH or RESOLVE_IN_ROOT scoping it to base."""
         base_fd = self._open(base, os.O_PATH | os.O_DIRECTORY)
         try:
-            resolve = resolve & (RESOLVE_IN_ROOT | 0x0F | 0x20) | RESOLVE_NO_MAGICLINKS
             return self._open_nonblocking_safe(rel, flags, mode, base_fd, resolve)
         finally:
             os.close(base_fd)
 
     def _open_nonblocking_safe(self, path: str, flags: int, mode: int,
-                               dirfd: int | None = None, resolve: int = IN_ROOT) -> int:
+                               dirfd: int | None = None, resolve: int = 0) -> int:
         # A FIFO opened without O_NONBLOCK waits for its peer, and the gofer must never
         # wait on the workload: open it non-blocking, then restore the caller's mode.
         # A blocking open of a FIFO is not the gofer's to wait in: FifoOpen tells the
@@ -93,6 +112,7 @@ class Gofer:
         # The probe is an O_PATH open: opening a FIFO for real, even non-blocking, is a
         # peer that would wake (and then fail) the task's other end.
         start = self.root if dirfd is None else dirfd
+        resolve = scoped(resolve)
         if flags & os.O_NONBLOCK or flags & os.O_PATH:
             return openat2(start, path, flags | os.O_CLOEXEC, mode, resolve)
         if self._is_fifo(start, path, flags, resolve):

@@ -112,8 +112,19 @@ def _pin_together(*pids: int) -> None:
 
 
 def _start_gofer(cid: str) -> tuple[int, socket.socket]:
+    """The gofer, forked as the only process of a pid namespace of its own: the procfs
+    it mounts for its /proc/self/fd idiom (gofer/confine.py) then holds nothing but
+    itself, whoever may reach it."""
     sentry_end, gofer_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    pid = os.fork()
+    own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    pid = -1
+    try:
+        ln.unshare(ln.CLONE_NEWPID)
+        pid = os.fork()
+    finally:
+        if pid != 0:  # later children in ours again (the gofer closes it below)
+            ln.setns(own_pid_ns, ln.CLONE_NEWPID)
+            os.close(own_pid_ns)
     if pid == 0:
         try:
             sentry_end.close()

@@ -213,8 +213,8 @@ static int serve_one(int sock, char *buf, size_t n)
         return 0;
     memcpy(&h, buf, sizeof(h));
     if ((h.op != OP_STAT && h.op != OP_OPEN && h.op != OP_EXEC) || h.npaths != 1 ||
-        h.ngroups > MAX_GROUPS)
-        return 0;
+        h.ngroups > MAX_GROUPS || (h.op == OP_OPEN && h.a[2]))
+        return 0;  /* (an OPEN with the caller's RESOLVE_* flags: Python's) */
     size_t off = HEADER_SIZE + 4 * (size_t)h.ngroups;
     if (n <= off || h.fsuid != cur_fsuid || h.fsgid != cur_fsgid || h.caps != cur_caps ||
         h.ngroups != cur_ngroups || memcmp(buf + HEADER_SIZE, cur_groups, 4 * h.ngroups))

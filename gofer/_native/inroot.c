@@ -20,10 +20,20 @@
 /* inroot_open()'s answer for a FIFO opened for blocking (see there) */
 #define INROOT_FIFO (-100000)
 
+/* what resolve may add to the scoping: each flag only narrows resolution further */
+#define INROOT_NARROWING (RESOLVE_NO_XDEV | RESOLVE_NO_SYMLINKS | RESOLVE_CACHED)
+
+/* resolve as gofer/server.py's scoped(): never out of dirfd, never through a magic link */
+static inline uint64_t inroot_scoped(uint64_t resolve)
+{
+    uint64_t scope = resolve & RESOLVE_BENEATH ? RESOLVE_BENEATH : RESOLVE_IN_ROOT;
+    return scope | (resolve & INROOT_NARROWING) | RESOLVE_NO_MAGICLINKS;
+}
+
 static inline int inroot_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode,
                           uint64_t resolve)
 {
-    struct open_how how = { .flags = flags, .mode = mode, .resolve = resolve };
+    struct open_how how = { .flags = flags, .mode = mode, .resolve = inroot_scoped(resolve) };
     int fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
     return fd < 0 ? -errno : fd;
 }

@@ -36,8 +36,9 @@ class GoferFS(FileSystem):
         except OSError as e:
             raise SyscallError(e.errno or 5) from None
 
-    def open(self, t: Task, p: Path, flags: int, mode: int) -> int:
-        return self.call(t, Op.OPEN, p.raw, a=(flags, mode))[2]
+    def open(self, t: Task, p: Path, flags: int, mode: int, resolve: int = 0) -> int:
+        """resolve: RESOLVE_* flags of the caller's that narrow the gofer's resolution."""
+        return self.call(t, Op.OPEN, p.raw, a=(flags, mode, resolve))[2]
 
     def open_from(self, t: Task, base: Path, rel: str, flags: int, mode: int,
                   resolve: int) -> int:

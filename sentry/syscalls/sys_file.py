@@ -12,7 +12,7 @@ import stat
 import struct
 
 from sentry.errors import SyscallError
-from sentry.fs.base import KernelOpens
+from sentry.fs.base import KernelOpens, Redirect
 from sentry.syscalls.result import CONTINUE, InstallFd, Result
 from sentry.task import AT_FDCWD, Task
 from sentry.vfs import Path
@@ -37,8 +37,12 @@ def _run(t: Task, p: Path, op):  # type: ignore[no-untyped-def]
 
 # -- open ------------------------------------------------------------------------------
 def do_open(t: Task, dirfd: int, addr: int, flags: int, mode: int) -> Result:
-    p = _path(t, dirfd, addr)
-    if flags & os.O_PATH and p.fs.name == "gofer":
+    return _open_path(t, _path(t, dirfd, addr), flags, mode)
+
+
+def _open_path(t: Task, p: Path, flags: int, mode: int, resolve: int = 0) -> Result:
+    """p opened; resolve: RESOLVE_* flags that narrow the gofer's resolution."""
+    if flags & os.O_PATH and p.fs.name == "gofer" and not resolve:
         # An O_PATH fd gives no access to the file's data or metadata changes, and ADDFD
         # cannot install one: the host kernel opens it (CONTINUE), resolving the path in
         # the workload's mount namespace, which holds only the container tree, so even
@@ -46,7 +50,14 @@ def do_open(t: Task, dirfd: int, addr: int, flags: int, mode: int) -> Result:
         return CONTINUE
     flags = _without_o_path(flags)
     try:
-        fd = _run(t, p, lambda q: q.fs.open(t, q, flags, mode))
+        if resolve:
+            try:
+                fd = p.fs.open(t, p, flags, mode, resolve)  # type: ignore[call-arg]
+            except Redirect:  # a symlink out of the tree: it is one, and crosses a mount
+                raise SyscallError(errno.EXDEV if resolve & RESOLVE_NO_XDEV
+                                   else errno.ELOOP) from None
+        else:
+            fd = _run(t, p, lambda q: q.fs.open(t, q, flags, mode))
     except KernelOpens:  # a FIFO opened for blocking (see KernelOpens)
         return CONTINUE
     return InstallFd(fd, cloexec=bool(flags & os.O_CLOEXEC))
@@ -79,14 +90,17 @@ def creat(t: Task) -> Result:
 
 
 OPEN_HOW = struct.Struct("<QQQ")
-RESOLVE_KNOWN = 0x1F | 0x20
-RESOLVE_SCOPED = 0x08 | 0x10 | 0x04 | 0x01  # BENEATH IN_ROOT NO_SYMLINKS NO_XDEV
+RESOLVE_NO_XDEV, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS = 0x01, 0x02, 0x04
+RESOLVE_BENEATH, RESOLVE_IN_ROOT, RESOLVE_CACHED = 0x08, 0x10, 0x20
+RESOLVE_KNOWN = 0x3F
+RESOLVE_SCOPING = RESOLVE_BENEATH | RESOLVE_IN_ROOT  # resolution starts at, stays in, dirfd
+RESOLVE_NARROWING = RESOLVE_NO_XDEV | RESOLVE_NO_SYMLINKS  # as resolution goes
 
 
 def openat2(t: Task) -> Result:
-    """openat2 implements Linux syscall openat2(2). Scoping RESOLVE_* flags are
-    honoured by the gofer for paths in the container tree; resolution is always
-    confined to the sandbox's tree."""
+    """openat2 implements Linux syscall openat2(2). In the container tree the gofer
+    honours the RESOLVE_* flags (it resolves every path inside the tree, whatever they
+    say: they only narrow); on the sentry's synthetic mounts only the scoping ones."""
     size = t.args[3]
     if size < OPEN_HOW.size or size > 4096:
         raise SyscallError(errno.EINVAL)
@@ -94,12 +108,12 @@ def openat2(t: Task) -> Result:
     if any(raw[OPEN_HOW.size:]):
         raise SyscallError(errno.E2BIG)
     flags, mode, resolve = OPEN_HOW.unpack_from(raw)
-    if resolve & ~RESOLVE_KNOWN or flags >> 32:
+    if resolve & ~RESOLVE_KNOWN or flags >> 32 or resolve & RESOLVE_SCOPING == RESOLVE_SCOPING:
         raise SyscallError(errno.EINVAL)
     if mode and not flags & (os.O_CREAT | os.O_TMPFILE):
         raise SyscallError(errno.EINVAL)
     dirfd = t.arg_int(0)
-    if resolve & RESOLVE_SCOPED:
+    if resolve & RESOLVE_SCOPING:
         # resolution scoped to the dirfd: the gofer does it with the same flags
         rel = t.read_path(t.args[1])
         base = t.kernel.mounts.resolve(t, dirfd, "", empty_ok=True)
@@ -110,6 +124,17 @@ def openat2(t: Task) -> Result:
             except KernelOpens:
                 return CONTINUE
             return InstallFd(fd, cloexec=bool(flags & os.O_CLOEXEC))
+    elif resolve & RESOLVE_NARROWING:
+        path = t.read_path(t.args[1])
+        mounts = t.kernel.mounts
+        p = mounts.resolve(t, dirfd, path)
+        if resolve & RESOLVE_NO_XDEV:
+            start = mounts.path("/") if path.startswith("/") else \
+                mounts.resolve(t, dirfd, "", empty_ok=True)
+            if p.mount is not start.mount:
+                raise SyscallError(errno.EXDEV)
+        if p.fs.name == "gofer":
+            return _open_path(t, p, flags, mode, resolve & RESOLVE_NARROWING)
     return do_open(t, dirfd, t.args[1], flags, mode)
 
 

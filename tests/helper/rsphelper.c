@@ -995,6 +995,102 @@ static int cmd_threads_fair(int n)
     _exit(0);
 }
 
+/* openat2 of "/proc" (absolutely and relatively) under every valid RESOLVE_*
+ * combination, from AT_FDCWD and from dirfds of "/", "/etc" and "/proc"; for each /proc
+ * opened, the pids it lists, and each one's cmdline and self/status's Pid opened both
+ * through that /proc's fd and by the full path from the same dirfd. Prints "me PID",
+ * then "entry R DIR PATH N", "cmdline R DIR PATH N TEXT", "status R DIR PATH PID". */
+static int probe_open(int dfd, const char *path, uint64_t resolve)
+{
+    struct open_how how;
+    memset(&how, 0, sizeof(how));
+    how.flags = O_RDONLY | O_CLOEXEC;
+    how.resolve = resolve;
+    return (int)syscall(SYS_openat2, dfd, path, &how, sizeof(how));
+}
+
+static void probe_print(int fd, const char *kind, uint64_t resolve, const char *dir,
+                        const char *path, const char *n)
+{
+    char buf[4096];
+    ssize_t got = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    buf[got > 0 ? got : 0] = 0;
+    if (!strcmp(kind, "status")) {
+        char *pid = strstr(buf, "\nPid:");
+        printf("status %#llx %s %s %ld\n", (unsigned long long)resolve, dir, path,
+               pid ? strtol(pid + 5, NULL, 10) : -1L);
+        return;
+    }
+    for (ssize_t i = 0; i < got; i++)
+        if (buf[i] == 0 || buf[i] == '\n')
+            buf[i] = ' ';
+    printf("cmdline %#llx %s %s %s %s\n", (unsigned long long)resolve, dir, path, n, buf);
+}
+
+static void probe_proc_dir(int dfd, int pfd, uint64_t resolve, const char *dir,
+                           const char *path)
+{
+    char full[600];
+    int copy = dup(pfd);
+    DIR *d = copy < 0 ? NULL : fdopendir(copy);
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL) {
+        if (de->d_name[0] < '0' || de->d_name[0] > '9')
+            continue;
+        printf("entry %#llx %s %s %s\n", (unsigned long long)resolve, dir, path, de->d_name);
+        char rel[300];
+        snprintf(rel, sizeof(rel), "%s/cmdline", de->d_name);
+        int fd = probe_open(pfd, rel, resolve);
+        if (fd >= 0)
+            probe_print(fd, "cmdline", resolve, dir, path, de->d_name);
+        snprintf(full, sizeof(full), "%s/%s/cmdline", path, de->d_name);
+        fd = probe_open(dfd, full, resolve);
+        if (fd >= 0)
+            probe_print(fd, "cmdline", resolve, dir, path, de->d_name);
+    }
+    if (d)
+        closedir(d);
+    int fd = probe_open(pfd, "self/status", resolve);
+    if (fd >= 0)
+        probe_print(fd, "status", resolve, dir, path, NULL);
+    snprintf(full, sizeof(full), "%s/self/status", path);
+    fd = probe_open(dfd, full, resolve);
+    if (fd >= 0)
+        probe_print(fd, "status", resolve, dir, path, NULL);
+}
+
+static int cmd_openat2_probe(void)
+{
+    static const char *dirs[] = { "AT_FDCWD", "/", "/etc", "/proc" };
+    static const char *paths[] = { "/proc", "proc", "../proc", "../../../../proc", "." };
+    printf("me %d\n", getpid());
+    for (uint64_t resolve = 0; resolve < 0x40; resolve++) {
+        if ((resolve & RESOLVE_BENEATH) && (resolve & RESOLVE_IN_ROOT))
+            continue;
+        for (unsigned i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+            int dfd = i == 0 ? AT_FDCWD : open(dirs[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            if (dfd < 0 && i != 0)
+                return fail();
+            for (unsigned j = 0; j < sizeof(paths) / sizeof(paths[0]); j++) {
+                struct open_how how;
+                memset(&how, 0, sizeof(how));
+                how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
+                how.resolve = resolve;
+                int pfd = (int)syscall(SYS_openat2, dfd, paths[j], &how, sizeof(how));
+                if (pfd < 0)
+                    continue;
+                probe_proc_dir(dfd, pfd, resolve, dirs[i], paths[j]);
+                close(pfd);
+            }
+            if (i != 0)
+                close(dfd);
+        }
+    }
+    fflush(stdout);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1180,6 +1276,7 @@ int main(int argc, char **argv)
         NEED(4, "hijack-injection PATH ITER");
         return cmd_hijack_injection(argv[2], strtol(argv[3], NULL, 0));
     }
+    if (!strcmp(c, "openat2-probe")) return cmd_openat2_probe();
     fprintf(stderr, "rsphelper: unknown subcommand %s\n", c);
     return 2;
 }
