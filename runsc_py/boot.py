@@ -351,8 +351,13 @@ class Sandbox:
             signal.signal(sig, lambda *_: None)
         ctl = self.control_socket
         self._reap()
+        waiting = self.kernel.waiting  # calls answered Later: polled on every tick
         while self.exit_status is None:
-            which = self.platform.serve([wake_r, ctl.fileno()])
+            which = self.platform.serve([wake_r, ctl.fileno(), waiting.wake_fd],
+                                        waiting.timeout_ms())
+            if which == 2:
+                waiting.woken()
+            waiting.poll()
             if which == 0:
                 try:
                     while os.read(wake_r, 256):

@@ -36,6 +36,8 @@ SENTRY_CAPS = (
     "CAP_FSETID",           # a caller's, for the files fastpath.c creates or truncates
     "CAP_CHOWN",            # the pty slave of an exec'd process belongs to its uid
     "CAP_KILL",             # signals to sandbox tasks of any uid
+    "CAP_SETUID",           # setfsuid, setfsgid, setgroups to a caller's for a reopen
+    "CAP_SETGID",           # of its fd (sentry/fs/reopen.py): the caller's checks
 )
 
 SENTRY_SYSCALLS = frozenset({
@@ -67,6 +69,9 @@ SENTRY_SYSCALLS = frozenset({
     "memfd_create",
     # the capability calls of gofer.creds-like code paths and prctl reads
     "capget", "capset", "prctl",  # (capset: fastpath.c's direct answers)
+    # a reopen of a task's fd checked with the caller's credentials (sentry/fs/reopen.py),
+    # and whether a FIFO it waits on has a writer (tee of nothing)
+    "setfsuid", "setfsgid", "setgroups", "tee",
 })
 
 

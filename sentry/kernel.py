@@ -5,6 +5,8 @@ from __future__ import annotations
 import errno
 import logging
 import os
+from dataclasses import dataclass
+from typing import Callable
 
 from gofer.client import GoferClient
 from sentry.config import SandboxConfig
@@ -13,7 +15,7 @@ from sentry.fs.base import FileSystem
 from sentry.fs.gofer_fs import GoferFS
 from sentry.loader import Loader
 from sentry.syscalls.numbers import SYSCALL_NAMES
-from sentry.syscalls.result import CONTINUE, InstallFd, Result
+from sentry.syscalls.result import CONTINUE, InstallFd, Later, Result
 from sentry.syscalls.support import Support
 from sentry.syscalls.table import TABLE
 from sentry.task import Task
@@ -33,6 +35,7 @@ class Kernel:
         self.init_pid = init_pid  # host pid of the container's init
         self._logged: set[str] = set()
         self.loader = Loader()  # execve's verdicts on programs, per file identity
+        self.waiting = WaitingCalls()
         self.mounts = MountTable(self._build_mounts())
 
     def _build_mounts(self) -> list[Mount]:
@@ -67,19 +70,27 @@ class Kernel:
         return entry.handler(t)
 
 
-def answer(kernel: Kernel, t: Task, respond, install) -> None:  # type: ignore[no-untyped-def]
-    """Computes the result of t's syscall and answers the task with it."""
+def answer(kernel: Kernel, t: Task, respond, install) -> Later | None:  # type: ignore[no-untyped-def]
+    """Computes the result of t's syscall and answers the task with it; returns the
+    Later instead when the answer must wait (the platform hands it to kernel.wait)."""
     try:
         result = kernel.syscall(t)
     except SyscallError as e:
         respond(0, -e.errno, 0)
-        return
+        return None
     except TaskGone:
-        return
+        return None
     except Exception:  # a bug in a handler must not take the sandbox down
         log.exception("handler for syscall %s failed", SYSCALL_NAMES.get(t.nr, t.nr))
         respond(0, -errno.ENOSYS, 0)
-        return
+        return None
+    if isinstance(result, Later):
+        return result
+    deliver(result, respond, install)
+    return None
+
+
+def deliver(result: Result, respond, install) -> None:  # type: ignore[no-untyped-def]
     if isinstance(result, InstallFd):
         try:
             install(result.fd, os.O_CLOEXEC if result.cloexec else 0)
@@ -89,3 +100,69 @@ def answer(kernel: Kernel, t: Task, respond, install) -> None:  # type: ignore[n
         respond(0, 0, 1)
     else:
         respond(int(result), 0, 0)
+
+
+@dataclass
+class _Waiting:
+    later: Later
+    still_waiting: Callable[[], bool]  # the task is still in its call
+    respond: Callable[[int, int, int], None]
+    install: Callable[[int, int], None]
+    name: str
+
+
+class WaitingCalls:
+    """The calls whose answer is a Later: asked again on every tick of the serve loop
+    (every POLL_MS while there are any), dropped when their task stops waiting."""
+
+    POLL_MS = 10
+
+    def __init__(self) -> None:
+        self.calls: list[_Waiting] = []
+        # readable once a call waits: the serve loop, asleep with no timeout, returns
+        # and comes back with one
+        self.wake_fd, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+
+    def add(self, later: Later, still_waiting: Callable[[], bool], respond, install,  # type: ignore[no-untyped-def]
+            name: str) -> None:
+        self.calls.append(_Waiting(later, still_waiting, respond, install, name))
+        try:
+            os.write(self._wake_w, b"w")
+        except BlockingIOError:
+            pass  # (already readable)
+
+    def woken(self) -> None:
+        """The serve loop returned for wake_fd."""
+        try:
+            while os.read(self.wake_fd, 64):
+                pass
+        except BlockingIOError:
+            pass
+
+    def timeout_ms(self) -> int:
+        """How long the serve loop may sleep: -1 (until woken) when nothing waits."""
+        return self.POLL_MS if self.calls else -1
+
+    def poll(self) -> None:
+        for w in list(self.calls):
+            try:
+                if not w.still_waiting():
+                    self._drop(w)
+                    continue
+                result = w.later.poll()
+            except SyscallError as e:
+                self._drop(w)
+                w.respond(0, -e.errno, 0)
+                continue
+            except Exception:  # as in answer(): a bug must not take the sandbox down
+                log.exception("waiting syscall %s failed", w.name)
+                self._drop(w)
+                w.respond(0, -errno.ENOSYS, 0)
+                continue
+            if result is not None:
+                self.calls.remove(w)
+                deliver(result, w.respond, w.install)
+
+    def _drop(self, w: _Waiting) -> None:
+        self.calls.remove(w)
+        w.later.cancel()

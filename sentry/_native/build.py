@@ -45,6 +45,8 @@ ffibuilder.cdef(
     int trace_seize(int tid);
     int trace_respond(int tid, int64_t val, int32_t error, uint32_t cont);
     int64_t trace_install_fd(int tid, int srcfd, int cloexec);
+    void trace_defer(void);
+    int trace_reselect(int tid);
     int trace_reap(int *out, int max);
     int trace_serve(const int *wake, int nwake, int sigpipe, int timeout_ms);
     """

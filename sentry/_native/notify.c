@@ -13,6 +13,7 @@
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/seccomp.h>
 
@@ -147,13 +148,41 @@ int64_t task_read_string(int pid, uint64_t addr, char *buf, uint64_t max)
 
 /*
  * Serve notifications from every listener until one of the wake fds becomes readable
- * (returns its index) or a listener hangs up (returns -(100 + its index)): both are
+ * (returns its index) or a listener hangs up (returns -(1000 + its index)): both are
  * the caller's business. Each notification is answered in C when fast_handle() can,
  * and otherwise handed to the Python handler, which answers it itself (with
  * notif_respond or notif_addfd).
  */
+/* A deadline timeout_ms from now (never, for a negative timeout_ms), and the
+ * milliseconds left until it: the serve loops return when it passes, however busy. */
+static struct timespec deadline_in(int timeout_ms)
+{
+    struct timespec d = { -1, 0 };
+    if (timeout_ms >= 0) {
+        clock_gettime(CLOCK_MONOTONIC, &d);
+        d.tv_sec += timeout_ms / 1000;
+        d.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+        if (d.tv_nsec >= 1000000000L) {
+            d.tv_sec++;
+            d.tv_nsec -= 1000000000L;
+        }
+    }
+    return d;
+}
+
+static int ms_until(const struct timespec *d)
+{
+    if (d->tv_sec < 0)
+        return -1;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long long ms = (d->tv_sec - now.tv_sec) * 1000LL + (d->tv_nsec - now.tv_nsec) / 1000000L;
+    return ms <= 0 ? 0 : ms > 1000000 ? 1000000 : (int)ms;
+}
+
 int serve_loop(const int *listeners, int nlisteners, const int *wake, int nwake, int timeout_ms)
 {
+    struct timespec deadline = deadline_in(timeout_ms);
     struct pollfd pfds[64];
     struct seccomp_notif notif;
     int n = nlisteners + nwake;
@@ -164,7 +193,7 @@ int serve_loop(const int *listeners, int nlisteners, const int *wake, int nwake,
     for (int i = 0; i < nwake; i++)
         pfds[nlisteners + i] = (struct pollfd){ .fd = wake[i], .events = POLLIN };
     for (;;) {
-        int ready = poll(pfds, n, timeout_ms);
+        int ready = poll(pfds, n, ms_until(&deadline));
         if (ready < 0) {
             if (errno == EINTR)
                 continue;
@@ -172,7 +201,7 @@ int serve_loop(const int *listeners, int nlisteners, const int *wake, int nwake,
             restore_own_caps();
             return -err;
         }
-        if (ready == 0) {
+        if (ready == 0 || ms_until(&deadline) == 0) {
             restore_own_caps();
             return -ETIMEDOUT;
         }
@@ -190,7 +219,7 @@ int serve_loop(const int *listeners, int nlisteners, const int *wake, int nwake,
                 }
             } else if (ev & (POLLHUP | POLLERR | POLLNVAL)) {
                 restore_own_caps();
-                return -(100 + i);
+                return -(1000 + i);  /* (clear of every -errno) */
             }
         }
     }

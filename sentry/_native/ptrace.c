@@ -93,6 +93,20 @@ int trace_respond(int tid, int64_t val, int32_t error, uint32_t cont)
     return ptrace(PTRACE_CONT, tid, 0, 0) == 0 ? 0 : -errno;
 }
 
+/* The current stop's answer is to come later (sentry/kernel.py WaitingCalls): the
+ * task stays in its seccomp stop, and the loop goes on with the others. */
+void trace_defer(void)
+{
+    cur_answered = 1;
+}
+
+/* A deferred stop's task made current again, for trace_respond/trace_install_fd:
+ * 0, or -errno (ESRCH: it is gone). */
+int trace_reselect(int tid)
+{
+    return ptrace(PTRACE_GETREGS, tid, 0, &cur_regs) == 0 ? 0 : -errno;
+}
+
 static void on_seccomp_stop(int tid)
 {
     if (ptrace(PTRACE_GETREGS, tid, 0, &cur_regs) < 0)
@@ -230,6 +244,7 @@ int trace_serve(const int *wake, int nwake, int sigpipe, int timeout_ms)
     struct pollfd pfds[16];
     if (nwake > 16)
         return -E2BIG;
+    struct timespec deadline = deadline_in(timeout_ms);
     for (int i = 0; i < nwake; i++)
         pfds[i] = (struct pollfd){ .fd = wake[i], .events = POLLIN };
     for (;;) {
@@ -237,7 +252,9 @@ int trace_serve(const int *wake, int nwake, int sigpipe, int timeout_ms)
         int more = handle_stops(STOP_BUDGET);
         if (npending > 0)
             return sigpipe;
-        int ready = poll(pfds, nwake, more ? 0 : timeout_ms);
+        if (ms_until(&deadline) == 0)
+            return -ETIMEDOUT;
+        int ready = poll(pfds, nwake, more ? 0 : ms_until(&deadline));
         if (ready < 0) {
             if (errno == EINTR)
                 continue;

@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Callable
 from gofer.protocol import STAT, pack_statfs
 from sentry.errors import SyscallError
 from sentry.fs.base import FileSystem, Redirect
+from sentry.fs.reopen import reopen
+from sentry.syscalls.result import Result
 
 if TYPE_CHECKING:
     from sentry.task import Task
@@ -235,11 +237,9 @@ class MagicFd(Node):
             return None
         return tg
 
-    def open(self, t: Task, flags: int) -> int:
-        tg = self.host_target()
-        if tg.startswith("socket:"):
-            raise SyscallError(errno.ENXIO)
-        return open_host(self.link, flags)
+    def open(self, t: Task, flags: int) -> Result:
+        """The file the fd refers to, opened anew as t would (sentry/fs/reopen.py)."""
+        return reopen(t, self.link, flags)
 
     def host_stat(self) -> os.stat_result:
         try:
@@ -434,7 +434,7 @@ class SyntheticFS(FileSystem):
         self.walk(t, p, True)
         super().truncate(t, p, length)
 
-    def open(self, t: Task, p: Path, flags: int, mode: int) -> int:
+    def open(self, t: Task, p: Path, flags: int, mode: int) -> int | Result:  # type: ignore[override]
         nofollow = bool(flags & os.O_NOFOLLOW)
         node, canon = self.walk(t, p, not nofollow)
         acc = flags & _ACCMODE

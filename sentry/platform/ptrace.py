@@ -22,6 +22,7 @@ import logging
 from sentry._native._notify import ffi, lib
 from sentry.kernel import Kernel, answer
 from sentry.platform import reap_children
+from sentry.syscalls.numbers import SYSCALL_NAMES
 from sentry.task import Task
 
 log = logging.getLogger("runsc-py.sentry")
@@ -46,7 +47,57 @@ def sentry_trace(call) -> None:  # type: ignore[no-untyped-def]
     def install(fd: int, newfd_flags: int) -> None:
         lib.trace_install_fd(tid, fd, 1 if newfd_flags else 0)
 
-    answer(_kernel, t, respond, install)
+    later = answer(_kernel, t, respond, install)
+    if later is None:
+        return
+    lib.trace_defer()  # it stays in its seccomp stop meanwhile
+
+    def resumed_respond(val: int, error: int, flags: int) -> None:
+        if lib.trace_reselect(tid) == 0:
+            respond(val, error, flags)
+
+    def resumed_install(fd: int, newfd_flags: int) -> None:
+        if lib.trace_reselect(tid) == 0:
+            install(fd, newfd_flags)
+
+    def still_waiting() -> bool:
+        """In its stop, with no signal to take: a traced task in a stop cannot take
+        one, so the wait ends here with EINTR, as a FIFO open's does on Linux."""
+        state = _task_state(tid)
+        if state is None or state[0] != "t":
+            return False  # (killed: its exit is on the way)
+        if state[1]:
+            resumed_respond(0, -errno.EINTR, 0)
+            return False
+        return True
+
+    _kernel.waiting.add(later, still_waiting, resumed_respond, resumed_install,
+                        SYSCALL_NAMES.get(call.nr, ""))
+
+
+# signals whose default action does nothing to a running task (SIGCHLD, SIGCONT,
+# SIGURG, SIGWINCH) or stops it, so that the call restarts (SIGSTOP, SIGTSTP, SIGTTIN,
+# SIGTTOU): unless caught, none interrupts a wait (a traced task has even ignored
+# signals queued: its tracer sees them)
+_NOT_INTERRUPTING = sum(1 << (sig - 1) for sig in (17, 18, 23, 28, 19, 20, 21, 22))
+
+
+def _task_state(tid: int) -> tuple[str, bool] | None:
+    """A task's state letter, and whether a signal is pending that would interrupt a
+    wait on Linux: not blocked, and caught or of a default action that ends the task."""
+    try:
+        with open(f"/proc/{tid}/status", "rb") as f:
+            fields = dict(line.split(b":\t", 1) for line in f.read().splitlines()
+                          if b":\t" in line)
+    except OSError:
+        return None
+
+    def mask(name: bytes) -> int:
+        return int(fields[name], 16)
+
+    pending = (mask(b"SigPnd") | mask(b"ShdPnd")) & ~mask(b"SigBlk") & ~mask(b"SigIgn")
+    interrupting = pending & (mask(b"SigCgt") | ~_NOT_INTERRUPTING)
+    return fields[b"State"][:1].decode(), bool(interrupting)
 
 
 class PtracePlatform:

@@ -11,6 +11,7 @@ from sentry.fs.node import MEMFD_LINK
 from sentry.kernel import Kernel, answer
 from sentry.loader import Elf, Identity
 from sentry.platform import reap_children
+from sentry.syscalls.numbers import SYSCALL_NAMES
 from sentry.task import Task
 
 log = logging.getLogger("runsc-py.sentry")
@@ -21,8 +22,11 @@ _MOUNT_KINDS = {"gofer": 1, "proc": 2}  # fastpath.c's MOUNT_GOFER, MOUNT_PROC
 @ffi.def_extern(onerror=lambda *exc: log.error("notification handler crashed: %s", exc[1]))
 def sentry_handle(listener: int, notif) -> None:  # type: ignore[no-untyped-def]
     nid = notif.id
-    t = Task(_kernel, notif.pid, notif.data.nr, tuple(notif.data.args),
-             lambda: bool(lib.notif_id_valid(listener, nid)))
+
+    def still_valid() -> bool:
+        return bool(lib.notif_id_valid(listener, nid))
+
+    t = Task(_kernel, notif.pid, notif.data.nr, tuple(notif.data.args), still_valid)
 
     def respond(val: int, error: int, flags: int) -> None:
         lib.notif_respond(listener, nid, val, error, flags)
@@ -32,7 +36,10 @@ def sentry_handle(listener: int, notif) -> None:  # type: ignore[no-untyped-def]
         if ret < 0 and ret != -errno.ENOENT:
             respond(0, ret, 0)  # e.g. EMFILE: the task's fd table is full
 
-    answer(_kernel, t, respond, install)
+    later = answer(_kernel, t, respond, install)
+    if later is not None:  # the task waits in its notification meanwhile
+        # (a signal ends the wait: the kernel restarts or fails the call as Linux does)
+        _kernel.waiting.add(later, still_valid, respond, install, SYSCALL_NAMES.get(t.nr, ""))
 
 
 def _remember_loadable(identity: Identity, elf: Elf) -> None:
@@ -83,11 +90,11 @@ class SeccompPlatform:
             ret = lib.serve_loop(ls, len(self.listeners), ws, len(wake_fds), timeout_ms)
             if ret >= 0:
                 return ret
-            if ret <= -100:
-                os.close(self.listeners.pop(-100 - ret))
-                return -1
             if ret == -errno.ETIMEDOUT:
                 return -2
+            if ret <= -1000:  # listener -1000 - ret has no tasks left
+                os.close(self.listeners.pop(-1000 - ret))
+                return -1
             raise OSError(-ret, "serve_loop")
 
     def reap(self) -> list[tuple[int, int]]:

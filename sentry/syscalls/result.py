@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 
 @dataclass(frozen=True)
@@ -24,4 +25,16 @@ class _Continue:
 
 CONTINUE = _Continue()
 
-Result = int | InstallFd | _Continue
+@dataclass(frozen=True)
+class Later:
+    """The answer is not known yet, and waiting for it is not the serve loop's to do
+    (an open that waits for a FIFO's peer): the task stays in its call while the loop
+    serves the others and asks poll() again on each of its ticks, until poll() returns
+    the Result (or raises the SyscallError) to answer with. cancel() releases what
+    poll() holds when the task stops waiting (a signal, its death)."""
+
+    poll: Callable[[], "Result | None"]
+    cancel: Callable[[], None] = lambda: None
+
+
+Result = int | InstallFd | _Continue | Later

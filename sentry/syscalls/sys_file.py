@@ -60,6 +60,8 @@ def _open_path(t: Task, p: Path, flags: int, mode: int, resolve: int = 0) -> Res
             fd = _run(t, p, lambda q: q.fs.open(t, q, flags, mode))
     except KernelOpens:  # a FIFO opened for blocking (see KernelOpens)
         return CONTINUE
+    if not isinstance(fd, int):  # a task's fd opened anew (sentry/fs/reopen.py)
+        return fd
     return InstallFd(fd, cloexec=bool(flags & os.O_CLOEXEC))
 
 

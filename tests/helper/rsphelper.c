@@ -1091,6 +1091,75 @@ static int cmd_openat2_probe(void)
     return 0;
 }
 
+/* reopen PATH r|w|rw [unlink|NEWNAME]: PATH opened O_PATH, then unlinked or renamed to
+ * NEWNAME if asked, then opened again through /proc/self/fd/N with the mode given:
+ * prints what it read ("read TEXT") or "wrote", or ERR. */
+static int cmd_reopen(const char *path, const char *mode, const char *then)
+{
+    int fd = open(path, O_PATH | O_CLOEXEC);
+    if (fd < 0)
+        return fail();
+    if (then && !strcmp(then, "unlink") && unlink(path) < 0)
+        return fail();
+    if (then && strcmp(then, "unlink") && rename(path, then) < 0)
+        return fail();
+    int flags = !strcmp(mode, "r") ? O_RDONLY : !strcmp(mode, "w") ? O_WRONLY : O_RDWR;
+    char link[64], buf[256];
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    int rfd = open(link, flags | O_CLOEXEC);
+    if (rfd < 0)
+        return fail();
+    if (flags == O_RDONLY) {
+        ssize_t n = read(rfd, buf, sizeof(buf) - 1);
+        if (n < 0)
+            return fail();
+        buf[n] = 0;
+        printf("read %s\n", buf);
+    } else {
+        if (write(rfd, "pwned\n", 6) != 6)
+            return fail();
+        printf("wrote\n");
+    }
+    return 0;
+}
+
+/* fifo-reopen PATH [stuck]: a FIFO made at PATH, opened O_PATH and unlinked, then
+ * opened for reading through /proc/self/fd/N (blocking: it waits for a writer) while a
+ * child opens it for writing the same way 300 ms later and writes "hello"; prints what
+ * the reader read. With "stuck" no writer ever comes: the reader waits for good. */
+static int cmd_fifo_reopen(const char *path, int stuck)
+{
+    if (mkfifo(path, 0666) < 0)
+        return fail();
+    int fd = open(path, O_PATH | O_CLOEXEC);
+    if (fd < 0 || unlink(path) < 0)
+        return fail();
+    char link[64], buf[64];
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    pid_t child = stuck ? 0 : fork();
+    if (child < 0)
+        return fail();
+    if (child == 0 && !stuck) {
+        usleep(300000);
+        int w = open(link, O_WRONLY | O_CLOEXEC);
+        _exit(w < 0 || write(w, "hello", 5) != 5 ? 1 : 0);
+    }
+    printf("waiting\n");
+    fflush(stdout);
+    int r = open(link, O_RDONLY | O_CLOEXEC);
+    if (r < 0)
+        return fail();
+    ssize_t n = read(r, buf, sizeof(buf) - 1);
+    if (n < 0)
+        return fail();
+    buf[n] = 0;
+    int status = 0;
+    if (child > 0 && waitpid(child, &status, 0) < 0)
+        return fail();
+    printf("read %s writer %d\n", buf, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1277,6 +1346,14 @@ int main(int argc, char **argv)
         return cmd_hijack_injection(argv[2], strtol(argv[3], NULL, 0));
     }
     if (!strcmp(c, "openat2-probe")) return cmd_openat2_probe();
+    if (!strcmp(c, "reopen")) {
+        NEED(4, "reopen PATH r|w|rw [unlink|NEWNAME]");
+        return cmd_reopen(argv[2], argv[3], argc > 4 ? argv[4] : NULL);
+    }
+    if (!strcmp(c, "fifo-reopen")) {
+        NEED(3, "fifo-reopen PATH [stuck]");
+        return cmd_fifo_reopen(argv[2], argc > 3 && !strcmp(argv[3], "stuck"));
+    }
     fprintf(stderr, "rsphelper: unknown subcommand %s\n", c);
     return 2;
 }
