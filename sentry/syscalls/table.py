@@ -155,8 +155,9 @@ def _entries() -> list[Syscall]:
          "symlinkat", "readlink", "readlinkat", "access", "faccessat", "faccessat2",
          "chmod", "fchmodat", "fchmodat2", "chown", "lchown", "fchownat", "truncate",
          "utimensat", "utimes", "futimesat", "utime")
-    full(sys_file, "openat2", note="scoping RESOLVE_* flags honoured in the container "
-         "tree; RESOLVE_CACHED is ignored; O_PATH as for openat")
+    full(sys_file, "openat2", note="RESOLVE_* flags honoured in the container tree "
+         "(they only narrow its in-root resolution); on synthetic mounts only the "
+         "scoping ones; O_PATH as for openat")
     full(sys_file, "mknod", "mknodat", note="regular files, FIFOs and sockets; "
          "device nodes are EPERM")
     full(sys_stat, "stat", "lstat", "newfstatat", "statfs")
