@@ -141,7 +141,7 @@ class Task:
         """The caller's credentials, from the sentry's one credentials cache (C's
         task_creds: per thread, as Linux keeps them, and keyed by the /proc/<tid>
         inode, which a recycled tid does not share). Every call that changes them is
-        trapped and forgets the entry (forget_creds)."""
+        trapped and tells the cache first (creds_changing)."""
         if self._creds is None:
             out = _creds_buf
             err = lib.task_creds(self.pid, out)
@@ -156,8 +156,11 @@ class Task:
             )
         return self._creds
 
-    def forget_creds(self) -> None:
-        lib.task_creds_forget(self.pid)
+    def creds_changing(self) -> None:
+        """This call (a set*id, setgroups, capset, umask or exec) changes credentials
+        once the host kernel runs it: the cache forgets what it will change (creds.c's
+        task_creds_changing, which knows who else an exec or umask reaches)."""
+        lib.task_creds_changing(self.pid, self.nr)
         self._status = None
 
 

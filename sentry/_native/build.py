@@ -33,7 +33,7 @@ ffibuilder.cdef(
     struct task_creds { uint32_t uid, gid, fsuid, fsgid, umask, ngroups;
                         uint64_t cap_effective; uint32_t groups[256]; };
     int task_creds(int tid, struct task_creds *out);
-    void task_creds_forget(int tid);
+    void task_creds_changing(int tid, int nr);
     int fast_configure(int sock, int root, uint64_t open_flags, const char *memfd,
                        const char *const *dests, const int *kinds, int n);
     void exec_loadable_add(uint64_t dev, uint64_t ino, int64_t size, int64_t mtime_ns,

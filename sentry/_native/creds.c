@@ -1,11 +1,27 @@
 /*
  * The credentials of the tasks that trap: the sentry's one cache of them (Python's
  * Task.creds() reads it too, through cffi), per thread as Linux keeps them.
+ *
+ * An entry is a task's /proc/<tid>/status as read once, and stays true until the task
+ * changes its credentials -- or another task changes them for it. Linux gives that
+ * power to two calls, both trapped (task_creds_changing() hears of each before the
+ * host kernel runs it):
+ *   - an exec by a non-leader thread hands the leader's tid, whole, to the new image,
+ *     which has the exec'ing thread's credentials (set-id bits applied): the entry of
+ *     the leader's tid is another task's from then on;
+ *   - umask(2) changes the umask of every task that shares the caller's fs_struct
+ *     (CLONE_FS: threads, and processes cloned with it), which the sentry cannot name.
+ * Each is a change in flight (changes[] below) from the trap until its caller is seen
+ * out of that call. Meanwhile no entry is trusted or made (the leader may trap on its
+ * tid until the exec kills it; a sibling may trap before the umask is made); once it
+ * is over, every older entry is dropped (creds_epoch). The set*id calls, setgroups and
+ * capset change their caller's credentials only, and forget its entry.
  */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 #define CREDS_SLOTS 1024
 #define MAX_GROUPS 256 /* the gofer protocol's bound */
@@ -19,10 +35,19 @@ struct task_creds {
 struct creds_slot {
     int tid;
     uint64_t ino; /* of /proc/<tid>: a recycled tid has another */
+    uint64_t epoch; /* creds_epoch when read */
     struct task_creds creds;
 };
 
 static struct creds_slot creds_cache[CREDS_SLOTS];
+static uint64_t creds_epoch = 1;
+
+/* The changes in flight: each caller's /proc/<tid> (O_PATH, which stays its task's) and
+ * the call it made. More at once than fit: the cache is off for good (fail safe). */
+#define MAX_CHANGES 256
+static struct { int tid, dirfd, nr; } changes[MAX_CHANGES];
+static int nchanges;
+static int creds_uncached;
 
 static const char *status_field(const char *status, const char *name)
 {
@@ -44,10 +69,14 @@ static int parse_ids(const char *field, uint32_t *effective, uint32_t *fs)
     return 0;
 }
 
-static int parse_status(const char *status, struct task_creds *c)
+static int parse_status(const char *status, struct task_creds *c, int *tgid)
 {
     const char *f;
     char *end;
+    f = status_field(status, "Tgid");
+    if (!f)
+        return -EIO;
+    *tgid = (int)strtol(f, NULL, 10);
     if (parse_ids(status_field(status, "Uid"), &c->uid, &c->fsuid) < 0 ||
         parse_ids(status_field(status, "Gid"), &c->gid, &c->fsgid) < 0)
         return -EIO;
@@ -76,24 +105,46 @@ static int parse_status(const char *status, struct task_creds *c)
     return 0;
 }
 
-/*
- * The credentials of task tid, which Linux keeps per thread. Cached, keyed by the
- * inode of /proc/<tid> (which a recycled tid does not share); every call that changes
- * them is trapped and forgets the entry (task_creds_forget). -ESRCH: the task is gone.
- */
-int task_creds(int tid, struct task_creds *out)
+/* Whether change i is over: its caller is gone (an exec that succeeded frees the
+ * thread's tid) or is seen outside the call (/proc/<tid>/syscall names what it is
+ * blocked in, -1 for none; "running" says nothing). */
+static int change_over(int i)
 {
-    char path[64];
-    struct stat st;
-    struct creds_slot *slot = &creds_cache[(unsigned)tid % CREDS_SLOTS];
-    snprintf(path, sizeof(path), "/proc/%d", tid);
-    if (stat(path, &st) < 0)
-        return -ESRCH;
-    if (slot->tid == tid && slot->ino == st.st_ino) {
-        *out = slot->creds;
-        return 0;
+    char buf[32];
+    int fd = openat(changes[i].dirfd, "syscall", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT || errno == ESRCH;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return n < 0 && errno == ESRCH;
+    buf[n] = 0;
+    char *end;
+    long nr = strtol(buf, &end, 10);
+    return end != buf && nr != changes[i].nr;
+}
+
+/* Drops the changes that are over (the caller tid trapping again ends its own), each
+ * dropping every entry older than itself. 1 when none was in flight: entries may be
+ * trusted and made by this call. */
+static int settle_changes(int tid)
+{
+    int none = nchanges == 0;
+    for (int i = 0; i < nchanges;) {
+        if (changes[i].tid == tid || change_over(i)) {
+            close(changes[i].dirfd);
+            changes[i] = changes[--nchanges];
+            creds_epoch++;
+        } else {
+            i++;
+        }
     }
-    char status[8192];
+    return none && !creds_uncached;
+}
+
+static int read_status(int tid, struct task_creds *out, int *tgid)
+{
+    char path[64], status[8192];
     snprintf(path, sizeof(path), "/proc/%d/status", tid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -106,19 +157,72 @@ int task_creds(int tid, struct task_creds *out)
     if (got <= 0)
         return -ESRCH;
     status[got] = 0;
-    int ret = parse_status(status, out);
-    if (ret < 0)
+    return parse_status(status, out, tgid);
+}
+
+/*
+ * The credentials of task tid, which Linux keeps per thread. Cached, keyed by the
+ * inode of /proc/<tid> (which a recycled tid does not share) and kept true as the top
+ * of this file says. -ESRCH: the task is gone.
+ */
+int task_creds(int tid, struct task_creds *out)
+{
+    char path[64];
+    struct stat st;
+    struct creds_slot *slot = &creds_cache[(unsigned)tid % CREDS_SLOTS];
+    snprintf(path, sizeof(path), "/proc/%d", tid);
+    if (stat(path, &st) < 0)
+        return -ESRCH;
+    int cacheable = settle_changes(tid);
+    if (cacheable && slot->tid == tid && slot->ino == st.st_ino && slot->epoch == creds_epoch) {
+        *out = slot->creds;
+        return 0;
+    }
+    int tgid, ret = read_status(tid, out, &tgid);
+    if (ret < 0 || !cacheable)
         return ret;
-    slot->tid = tid;
-    slot->ino = st.st_ino;
-    slot->creds = *out;
+    *slot = (struct creds_slot){ .tid = tid, .ino = (uint64_t)st.st_ino,
+                                 .epoch = creds_epoch, .creds = *out };
     return 0;
 }
 
-void task_creds_forget(int tid)
+static void task_creds_forget(int tid)
 {
     struct creds_slot *slot = &creds_cache[(unsigned)tid % CREDS_SLOTS];
     if (slot->tid == tid)
         slot->tid = 0;
 }
 
+/* Whether tid is a thread other than its group's leader (0 when it is gone) */
+static int non_leader(int tid)
+{
+    struct task_creds c;
+    int tgid;
+    return read_status(tid, &c, &tgid) == 0 && tgid != tid;
+}
+
+/*
+ * Task tid trapped call nr, which changes credentials (the set*id family, setgroups,
+ * capset), the umask, or the program (execve, execveat), and is about to run in the
+ * host kernel: its entry goes, and a change that reaches other tasks' entries is in
+ * flight until it is over (see the top of this file).
+ */
+void task_creds_changing(int tid, int nr)
+{
+    int reaches_others = nr == SYS_umask ||
+                         ((nr == SYS_execve || nr == SYS_execveat) && non_leader(tid));
+    task_creds_forget(tid);
+    if (!reaches_others || creds_uncached)
+        return;
+    settle_changes(0);
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d", tid);
+    int fd = nchanges < MAX_CHANGES ? open(path, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+    if (fd < 0 && !(nchanges < MAX_CHANGES && errno == ENOENT))
+        creds_uncached = 1; /* (ENOENT: the caller is gone, its call with it) */
+    if (fd < 0)
+        return;
+    changes[nchanges].tid = tid;
+    changes[nchanges].dirfd = fd;
+    changes[nchanges++].nr = nr;
+}

@@ -700,7 +700,7 @@ static int fast_execve(struct fast_call *fc)
             gofer_exec_stat(fc, &st) < 0 || !loadable_find(&st))
             return FAST_PYTHON;
     }
-    task_creds_forget((int)fc->notif->pid); /* a set-id program changes them */
+    task_creds_changing((int)fc->notif->pid, SYS_execve); /* (a set-id program, a thread's exec) */
     notif_respond(fc->listener, fc->notif->id, 0, 0, SECCOMP_USER_NOTIF_FLAG_CONTINUE);
     return FAST_ANSWERED;
 }

@@ -1,5 +1,6 @@
 """Calls that change a task's credentials: they run in the host kernel (CONTINUE), and
-the sentry forgets what it cached of the caller's credentials first. None of their
+the sentry's credentials cache hears of each first (Task.creds_changing: the caller's
+entry goes; a umask reaches every task sharing the caller's fs_struct). None of their
 arguments decides anything the sentry guards: the kernel checks each change itself."""
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from sentry.task import Task
 
 
 def _changes_creds(t: Task) -> Result:
-    t.forget_creds()
+    t.creds_changing()
     return CONTINUE
 
 

@@ -125,7 +125,7 @@ def execve(t: Task) -> Result:
     only name another file of the container, and the kernel makes its own exec
     permission checks on it (and the seccomp filter kills a foreign arch's code)."""
     _check_exec(t, AT_FDCWD, t.args[0], 0)
-    t.forget_creds()  # a set-id program changes them
+    t.creds_changing()  # a set-id program, and a thread's exec takes the leader's tid
     return CONTINUE
 
 
@@ -135,7 +135,7 @@ def execveat(t: Task) -> Result:
     if flags & ~(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW):
         raise SyscallError(errno.EINVAL)
     _check_exec(t, t.arg_int(0), t.args[1], flags)
-    t.forget_creds()
+    t.creds_changing()
     return CONTINUE
 
 

@@ -1160,6 +1160,109 @@ static int cmd_fifo_reopen(const char *path, int stuck)
     return 0;
 }
 
+/* ---------------------------------------------- credentials, umask, own filters */
+
+struct drop_exec { uid_t uid; char **argv; };
+
+/* A non-leader thread drops to uid:gid UID (no groups) with raw syscalls, which change
+ * only that thread's credentials, and execs: the new image takes the leader's tid. */
+static void *drop_exec_thread(void *arg)
+{
+    struct drop_exec *de = arg;
+    if (syscall(SYS_setgroups, 0, NULL) < 0 || syscall(SYS_setresgid, de->uid, de->uid, de->uid) < 0 ||
+        syscall(SYS_setresuid, de->uid, de->uid, de->uid) < 0)
+        _exit(fail() + 124);
+    fflush(stdout);
+    syscall(SYS_execve, de->argv[0], de->argv, environ);
+    _exit(fail() + 125);
+}
+
+/* The leader (root) makes trapped calls (so that the sentry knows its credentials),
+ * once or, with BUSY, all along; a second thread drops to UID and execs PATH ARGS. */
+static int cmd_thread_setuid_exec(uid_t uid, int busy, char **argv)
+{
+    pthread_t th;
+    static struct drop_exec de;
+    struct stat st;
+    de = (struct drop_exec){ .uid = uid, .argv = argv };
+    if (syscall(SYS_stat, "/", &st) < 0)
+        return fail();
+    if (pthread_create(&th, NULL, drop_exec_thread, &de))
+        return fail();
+    for (;;) {
+        if (busy)
+            syscall(SYS_stat, "/", &st);
+        else
+            pause();
+    }
+}
+
+/* What the caller may do to root's files: read SECRET, create NEW, unlink VICTIM. */
+static int cmd_creds_probe(const char *secret, const char *newfile, const char *victim)
+{
+    char buf[64];
+    printf("uid=%d euid=%d\n", (int)getuid(), (int)geteuid());
+    int fd = (int)raw_open(secret, O_RDONLY, 0);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf)) : -1;
+    printf("read=%s\n", n >= 0 ? "OK" : errname(errno));
+    fd = (int)raw_open(newfile, O_CREAT | O_EXCL | O_WRONLY, 0644);
+    printf("create=%s\n", fd >= 0 ? "OK" : errname(errno));
+    printf("unlink=%s\n", syscall(SYS_unlink, victim) == 0 ? "OK" : errname(errno));
+    return 0;
+}
+
+static volatile int umask_step;
+
+static void *umask_sibling(void *arg)
+{
+    struct stat st;
+    syscall(SYS_stat, "/", &st); /* the sentry meets this thread (and its umask) first */
+    umask_step = 1;
+    while (umask_step != 2)
+        usleep(1000);
+    int fd = (int)raw_open((const char *)arg, O_CREAT | O_EXCL | O_WRONLY, 0666);
+    if (fd < 0 || fstat(fd, &st) < 0)
+        return (void *)(long)fail();
+    printf("mode=0%o\n", (unsigned)(st.st_mode & 07777));
+    return NULL;
+}
+
+/* The main thread sets umask 077 while a sibling thread (CLONE_FS) waits; the sibling
+ * then creates PATH 0666. */
+static int cmd_thread_umask(const char *path)
+{
+    pthread_t th;
+    if (pthread_create(&th, NULL, umask_sibling, (void *)path))
+        return fail();
+    while (umask_step != 1)
+        usleep(1000);
+    syscall(SYS_umask, 077);
+    umask_step = 2;
+    pthread_join(th, NULL);
+    return 0;
+}
+
+/* A child process sharing our fs_struct (clone(CLONE_FS), no CLONE_THREAD) sets umask
+ * 077 (SHARE=1) or a fork()ed child does (SHARE=0); then we create PATH 0666. */
+static int cmd_child_umask(int share, const char *path)
+{
+    struct stat st;
+    syscall(SYS_stat, "/", &st);
+    long pid = syscall(SYS_clone, (share ? CLONE_FS : 0) | SIGCHLD, 0, 0, 0, 0);
+    if (pid < 0)
+        return fail();
+    if (pid == 0) {
+        syscall(SYS_umask, 077);
+        _exit(0);
+    }
+    waitpid((pid_t)pid, NULL, 0);
+    int fd = (int)raw_open(path, O_CREAT | O_EXCL | O_WRONLY, 0666);
+    if (fd < 0 || fstat(fd, &st) < 0)
+        return fail();
+    printf("mode=0%o\n", (unsigned)(st.st_mode & 07777));
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1353,6 +1456,19 @@ int main(int argc, char **argv)
     if (!strcmp(c, "fifo-reopen")) {
         NEED(3, "fifo-reopen PATH [stuck]");
         return cmd_fifo_reopen(argv[2], argc > 3 && !strcmp(argv[3], "stuck"));
+    }
+    if (!strcmp(c, "thread-setuid-exec")) {
+        NEED(5, "thread-setuid-exec UID BUSY PATH [ARGS...]");
+        return cmd_thread_setuid_exec((uid_t)atoi(argv[2]), atoi(argv[3]), &argv[4]);
+    }
+    if (!strcmp(c, "creds-probe")) {
+        NEED(5, "creds-probe SECRET NEWFILE VICTIM");
+        return cmd_creds_probe(argv[2], argv[3], argv[4]);
+    }
+    if (!strcmp(c, "thread-umask")) { NEED(3, "thread-umask PATH"); return cmd_thread_umask(argv[2]); }
+    if (!strcmp(c, "child-umask")) {
+        NEED(4, "child-umask SHARE PATH");
+        return cmd_child_umask(atoi(argv[2]), argv[3]);
     }
     fprintf(stderr, "rsphelper: unknown subcommand %s\n", c);
     return 2;
