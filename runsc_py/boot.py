@@ -249,7 +249,8 @@ class Sandbox:
                                    None, new_listener, new_container=True, tty_slave=slave)
             init_end.close()
             init_pid.put(pid)
-            self.program = platforms.filter_program(self.config.platform)
+            self.program = platforms.filter_program(self.config.platform,
+                                                    self.spec.process.capabilities.bounding)
             try:
                 sentry_end.send(platforms.FILTER_MESSAGE + self.program)
             except OSError:

@@ -41,7 +41,7 @@ def run_bpf(program: bytes, nr: int, args: tuple[int, ...] = (0,) * 6,
         pc += 1
 
 
-PROGRAM = filter_program("seccomp")
+PROGRAM = filter_program("seccomp", 0)
 
 
 def test_every_entry_names_a_real_syscall_with_a_handler_where_needed():

@@ -15,15 +15,18 @@ PLATFORMS = ("seccomp", "ptrace")
 FILTER_MESSAGE = b"FILTER "  # + filter_program(): to a task that waits for its filter
 
 
-def filter_program(platform: str) -> bytes:
-    """The workload's filter: the table's NATIVE syscalls allowed, the rest trapped to
-    the platform."""
+def filter_program(platform: str, capabilities: int) -> bytes:
+    """The workload's filter: the table's NATIVE syscalls allowed (those native only
+    with a capability, when the spec's bounding set `capabilities` holds it, as
+    Docker's profile reads the container's capabilities), the rest trapped to the
+    platform."""
     from sentry.platform.bpf import SECCOMP_RET_TRACE, SECCOMP_RET_USER_NOTIF, build_filter
     from sentry.syscalls.support import Support
     from sentry.syscalls.table import TABLE
 
     native = {nr: e.native_when for nr, e in TABLE.items()
-              if e.support is Support.NATIVE or e.native_when is not None}
+              if e.support is Support.NATIVE or e.native_when is not None
+              or (e.native_with_cap is not None and capabilities >> e.native_with_cap & 1)}
     trap = SECCOMP_RET_USER_NOTIF if platform == "seccomp" else SECCOMP_RET_TRACE
     return build_filter(native, trap)
 

@@ -27,5 +27,6 @@ class Syscall:
     support: Support
     handler: Handler | None = None
     native_when: ArgRule | None = None  # NATIVE only while this argument rule holds
+    native_with_cap: int | None = None  # NATIVE only when the spec grants this capability
     note: str = ""
     errno: int = 0

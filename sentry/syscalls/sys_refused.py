@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 
 from sentry.errors import SyscallError
+from sentry.syscalls.numbers import SYSCALL_NAMES
 from sentry.task import Task
 
 
@@ -45,3 +46,40 @@ def seccomp(t: Task) -> int:
     notification listener: a later listener would take the sentry's place, so EPERM."""
     t.kernel.log_once("refused seccomp filter with a notification listener")
     raise SyscallError(errno.EPERM)
+
+
+def personality(t: Task) -> int:
+    """personality implements Linux syscall personality(2) for the values outside the
+    native set (Docker's): EPERM, as Docker's default profile answers."""
+    t.kernel.log_once("refused personality outside 0x0, 0x8, 0x20000, 0x20008, 0xffffffff")
+    raise SyscallError(errno.EPERM)
+
+
+def _needs_cap_sys_ptrace(t: Task) -> int:
+    """Reached only when the spec does not grant CAP_SYS_PTRACE (the filter runs the call
+    natively when it does): EPERM, as Docker's default profile answers."""
+    t.kernel.log_once(f"refused {SYSCALL_NAMES[t.nr]} without CAP_SYS_PTRACE in the spec")
+    raise SyscallError(errno.EPERM)
+
+
+def process_vm_readv(t: Task) -> int:
+    """process_vm_readv implements Linux syscall process_vm_readv(2) without
+    CAP_SYS_PTRACE in the spec: EPERM."""
+    return _needs_cap_sys_ptrace(t)
+
+
+def process_vm_writev(t: Task) -> int:
+    """process_vm_writev implements Linux syscall process_vm_writev(2) without
+    CAP_SYS_PTRACE in the spec: EPERM."""
+    return _needs_cap_sys_ptrace(t)
+
+
+def pidfd_getfd(t: Task) -> int:
+    """pidfd_getfd implements Linux syscall pidfd_getfd(2) without CAP_SYS_PTRACE in the
+    spec: EPERM."""
+    return _needs_cap_sys_ptrace(t)
+
+
+def kcmp(t: Task) -> int:
+    """kcmp implements Linux syscall kcmp(2) without CAP_SYS_PTRACE in the spec: EPERM."""
+    return _needs_cap_sys_ptrace(t)

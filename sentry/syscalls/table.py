@@ -34,6 +34,15 @@ CLONE_NAMESPACES = (
 )
 AF_UNIX, AF_INET, AF_INET6 = 1, 2, 10
 SECCOMP_FILTER_FLAG_NEW_LISTENER = 1 << 3
+CAP_SYS_PTRACE = 19
+# personality(2) values Docker's default profile lets through: PER_LINUX, PER_LINUX32,
+# UNAME26 alone and with PER_LINUX32, and the query. Not ADDR_NO_RANDOMIZE, READ_IMPLIES_EXEC
+# and the other flags that weaken the task's own defences or change the ABI.
+SAFE_PERSONAS = frozenset({0x0, 0x8, 0x20000, 0x20008, 0xFFFFFFFF})
+# Calls that reach into another task's memory or files: as in Docker's default profile,
+# native only for a sandbox whose spec grants CAP_SYS_PTRACE (the kernel's own ptrace
+# access checks then apply), EPERM otherwise.
+PTRACE_CALLS = ("process_vm_readv", "process_vm_writev", "pidfd_getfd", "kcmp")
 
 # ioctl requests that act only on the fd's own file and leak nothing of the host:
 # terminal attributes and sizes, pty allocation, fd flags, bytes readable, socket and
@@ -66,10 +75,10 @@ getpgrp getsid setsid setpgid getrlimit setrlimit prlimit64 getrusage sched_yiel
 sched_getaffinity sched_setaffinity sched_getparam sched_setparam sched_getscheduler
 sched_setscheduler sched_get_priority_max sched_get_priority_min sched_rr_get_interval
 sched_setattr sched_getattr getpriority setpriority ioprio_get ioprio_set getcpu
-getrandom capget personality
+getrandom capget
 rt_sigaction rt_sigprocmask rt_sigreturn rt_sigpending rt_sigtimedwait rt_sigsuspend
 rt_sigqueueinfo rt_tgsigqueueinfo sigaltstack kill tkill tgkill pause pidfd_open
-pidfd_send_signal pidfd_getfd process_vm_readv process_vm_writev kcmp
+pidfd_send_signal
 fork vfork exit exit_group wait4 waitid restart_syscall
 pipe pipe2 eventfd eventfd2 timerfd_create timerfd_settime timerfd_gettime signalfd
 signalfd4 epoll_create epoll_create1 epoll_ctl epoll_wait epoll_pwait epoll_pwait2 poll
@@ -185,6 +194,11 @@ def _entries() -> list[Syscall]:
               "new namespaces are EPERM")
     native_if("seccomp", ArgMaskClear(1, SECCOMP_FILTER_FLAG_NEW_LISTENER),
               sys_refused.seccomp, "filters without a notification listener")
+    native_if("personality", ArgIn(0, SAFE_PERSONAS), sys_refused.personality,
+              "0x0, 0x8, 0x20000, 0x20008 and the 0xffffffff query (Docker's); others EPERM")
+    for name in PTRACE_CALLS:
+        out.append(Syscall(name, P, getattr(sys_refused, name), native_with_cap=CAP_SYS_PTRACE,
+                           note="native when the spec grants CAP_SYS_PTRACE; else EPERM"))
     out.append(Syscall("clone3", Support.ERROR, sys_refused.clone3, errno=errno.ENOSYS,
                        note="libc falls back to clone(2), whose flags the filter sees"))
     return out

@@ -37,6 +37,7 @@
 #include <sys/sysmacros.h>
 #include <sys/time.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1263,6 +1264,36 @@ static int cmd_child_umask(int share, const char *path)
     return 0;
 }
 
+static char sibling_word[16] = "parent";
+
+static const char *outcome(long r)
+{
+    return r >= 0 ? "OK" : errname(errno);
+}
+
+/* The calls that reach into another task, made on a forked child: process_vm_readv,
+ * process_vm_writev, pidfd_getfd (its stdout) and kcmp (our stdout and its). */
+static int cmd_sibling_calls(void)
+{
+    char buf[16];
+    pid_t child = fork();
+    if (child < 0)
+        return fail();
+    if (child == 0) {
+        for (;;)
+            pause();
+    }
+    struct iovec local = { buf, sizeof(buf) }, remote = { sibling_word, sizeof(sibling_word) };
+    printf("process_vm_readv=%s\n", outcome(syscall(SYS_process_vm_readv, child, &local, 1, &remote, 1, 0)));
+    printf("process_vm_writev=%s\n", outcome(syscall(SYS_process_vm_writev, child, &local, 1, &remote, 1, 0)));
+    long pidfd = syscall(SYS_pidfd_open, child, 0);
+    printf("pidfd_getfd=%s\n", outcome(pidfd < 0 ? pidfd : syscall(SYS_pidfd_getfd, pidfd, 1, 0)));
+    printf("kcmp=%s\n", outcome(syscall(SYS_kcmp, getpid(), child, 0 /* KCMP_FILE */, 1, 1)));
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1470,6 +1501,7 @@ int main(int argc, char **argv)
         NEED(4, "child-umask SHARE PATH");
         return cmd_child_umask(atoi(argv[2]), argv[3]);
     }
+    if (!strcmp(c, "sibling-calls")) return cmd_sibling_calls();
     fprintf(stderr, "rsphelper: unknown subcommand %s\n", c);
     return 2;
 }
