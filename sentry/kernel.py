@@ -22,6 +22,7 @@ from sentry.task import Task
 from sentry.vfs import Mount, MountTable
 
 log = logging.getLogger("runsc-py.sentry")
+LOG_DETAILS_MAX = 16  # lines per kind of message whose detail the workload chooses
 
 
 class Kernel:
@@ -33,7 +34,8 @@ class Kernel:
         self.domainname = "(none)"
         self.gofer = gofer
         self.init_pid = init_pid  # host pid of the container's init
-        self._logged: set[str] = set()
+        self._logged: set[object] = set()  # what log_once logged
+        self._details: dict[str, int] = {}  # details logged per `what`
         self.loader = Loader()  # execve's verdicts on programs, per file identity
         self.waiting = WaitingCalls()
         self.mounts = MountTable(self._build_mounts())
@@ -49,25 +51,50 @@ class Kernel:
             mounts.append(Mount(os.path.normpath(m.destination), fs, m.source, m.fstype, opts))
         return mounts
 
-    def log_once(self, message: str) -> None:
-        if message not in self._logged:
-            self._logged.add(message)
-            log.warning("%s", message)
+    def log_once(self, what: str, detail: object = None, exc_info: bool = False) -> None:
+        """Logs `what` (the code's own text, or a table entry's) once per sandbox. With
+        a `detail` the workload chooses (a path, a number), each detail once, for the
+        first LOG_DETAILS_MAX details of that `what`, then once that more are left out:
+        whatever a workload does, its log lines are bounded (as gVisor's `missing`
+        handler logs each unsupported syscall once)."""
+        if detail is None:
+            key, message = what, what
+        else:
+            key, message = (what, detail), f"{what} {detail}"
+            seen = self._details.get(what, 0)
+            if key in self._logged or seen > LOG_DETAILS_MAX:
+                return
+            self._details[what] = seen + 1
+            if seen == LOG_DETAILS_MAX:
+                log.warning("%s: more than %d, no more logged", what, LOG_DETAILS_MAX)
+                return
+        if key not in self._logged:
+            self._logged.add(key)
+            log.warning("%s", message, exc_info=exc_info)
 
     def syscall(self, t: Task) -> Result:
         """Runs the trapped syscall's handler; returns the result to answer with."""
         entry = TABLE.get(t.nr)
         if entry is None:
-            self.log_once(f"unsupported syscall {SYSCALL_NAMES.get(t.nr, t.nr)}")
+            self.log_once("unsupported syscall", SYSCALL_NAMES.get(t.nr, t.nr))
             raise SyscallError(errno.ENOSYS)
         if entry.handler is None:
             if entry.support is Support.ERROR:
                 self.log_once(f"refused syscall {entry.name}: {entry.note}")
                 raise SyscallError(entry.errno)
-            # a NATIVE entry reaching the sentry means the filter and table disagree
-            log.error("native syscall %s was trapped", entry.name)
+            # A NATIVE entry reaches the sentry when the workload's own filter asks for
+            # a tracer (SECCOMP_RET_TRACE outranks our ALLOW) on the ptrace platform,
+            # where the sentry is that tracer: ENOSYS, as Linux answers without one.
+            self.log_once(f"native syscall {entry.name} trapped by the workload's own filter")
             raise SyscallError(errno.ENOSYS)
         return entry.handler(t)
+
+
+def log_crash(kernel: Kernel | None, what: str, exc: BaseException) -> None:
+    """A platform's handler raised past answer(): logged once per kind of exception
+    (the workload may make it happen again and again)."""
+    if kernel is not None:
+        kernel.log_once(what, type(exc).__name__)
 
 
 def answer(kernel: Kernel, t: Task, respond, install) -> Later | None:  # type: ignore[no-untyped-def]
@@ -81,7 +108,8 @@ def answer(kernel: Kernel, t: Task, respond, install) -> Later | None:  # type: 
     except TaskGone:
         return None
     except Exception:  # a bug in a handler must not take the sandbox down
-        log.exception("handler for syscall %s failed", SYSCALL_NAMES.get(t.nr, t.nr))
+        kernel.log_once(f"handler for syscall {SYSCALL_NAMES.get(t.nr, t.nr)} failed",
+                        exc_info=True)
         respond(0, -errno.ENOSYS, 0)
         return None
     if isinstance(result, Later):

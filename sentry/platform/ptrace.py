@@ -17,15 +17,13 @@ an untraced task's SECCOMP_RET_TRACE call fails with ENOSYS.
 from __future__ import annotations
 
 import errno
-import logging
 
 from sentry._native._notify import ffi, lib
-from sentry.kernel import Kernel, answer
+from sentry.kernel import Kernel, answer, log_crash
 from sentry.platform import reap_children
 from sentry.syscalls.numbers import SYSCALL_NAMES
 from sentry.task import Task
 
-log = logging.getLogger("runsc-py.sentry")
 _kernel: Kernel | None = None
 
 
@@ -36,7 +34,7 @@ def _stopped() -> bool:
     return True
 
 
-@ffi.def_extern(onerror=lambda *exc: log.error("trace handler crashed: %s", exc[1]))
+@ffi.def_extern(onerror=lambda *exc: log_crash(_kernel, "trace handler crashed:", exc[1]))
 def sentry_trace(call) -> None:  # type: ignore[no-untyped-def]
     tid = call.tid
     t = Task(_kernel, tid, call.nr, tuple(call.args), _stopped)

@@ -8,7 +8,7 @@ import os
 from gofer.protocol import OPEN_FLAGS
 from sentry._native._notify import ffi, lib
 from sentry.fs.node import MEMFD_LINK
-from sentry.kernel import Kernel, answer
+from sentry.kernel import Kernel, answer, log_crash
 from sentry.loader import Elf, Identity
 from sentry.platform import reap_children
 from sentry.syscalls.numbers import SYSCALL_NAMES
@@ -19,7 +19,7 @@ _kernel: Kernel | None = None
 _MOUNT_KINDS = {"gofer": 1, "proc": 2}  # fastpath.c's MOUNT_GOFER, MOUNT_PROC
 
 
-@ffi.def_extern(onerror=lambda *exc: log.error("notification handler crashed: %s", exc[1]))
+@ffi.def_extern(onerror=lambda *exc: log_crash(_kernel, "notification handler crashed:", exc[1]))
 def sentry_handle(listener: int, notif) -> None:  # type: ignore[no-untyped-def]
     nid = notif.id
 

@@ -12,14 +12,14 @@ from sentry.task import Task
 def ioctl(t: Task) -> int:
     """ioctl implements Linux syscall ioctl(2) for requests outside the native set:
     refused with ENOTTY, as for a file that does not know the request."""
-    t.kernel.log_once(f"unsupported ioctl 0x{t.args[1] & 0xFFFFFFFF:x}")
+    t.kernel.log_once("unsupported ioctl", f"0x{t.args[1] & 0xFFFFFFFF:x}")
     raise SyscallError(errno.ENOTTY)
 
 
 def socket(t: Task) -> int:
     """socket implements Linux syscall socket(2) for families other than unix and
     inet, which run natively: refused with EAFNOSUPPORT."""
-    t.kernel.log_once(f"unsupported socket family {t.arg_int(0)}")
+    t.kernel.log_once("unsupported socket family", t.arg_int(0))
     raise SyscallError(errno.EAFNOSUPPORT)
 
 

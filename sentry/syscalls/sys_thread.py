@@ -111,7 +111,7 @@ def _check_elf_interpreter(t: Task, f: ExecFile, interp: str) -> None:
 def _refuse(t: Task, f: ExecFile, err: int, why: str) -> NoReturn:
     """Fails the exec, with a log line: a program that will not load is something
     the operator wants to see (once)."""
-    t.kernel.log_once(f"exec {f.name}: {why} ({errno.errorcode.get(err, err)})")
+    t.kernel.log_once("exec", f"{f.name}: {why} ({errno.errorcode.get(err, err)})")
     raise SyscallError(err, why)
 
 

@@ -42,7 +42,10 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/filter.h>
 #include <linux/openat2.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 
 /* ------------------------------------------------------------------ errors */
 
@@ -1294,6 +1297,45 @@ static int cmd_sibling_calls(void)
     return 0;
 }
 
+/* The workload's own filter: SECCOMP_RET_TRACE for syscall NR (allowed otherwise), then
+ * NR made N times; prints how many failed with ENOSYS (Linux's answer when no tracer
+ * takes the call). */
+static int cmd_own_trace_filter(int nr, long n)
+{
+    struct sock_filter code[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = { .len = sizeof(code) / sizeof(code[0]), .filter = code };
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+        syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+        return fail();
+    long enosys = 0;
+    for (long i = 0; i < n; i++)
+        if (syscall(nr, 0, 0, 0, 0, 0, 0) < 0 && errno == ENOSYS)
+            enosys++;
+    printf("calls=%ld enosys=%ld\n", n, enosys);
+    return 0;
+}
+
+/* COUNT calls of syscall NR, each with another value (FROM, FROM+1, ...) of argument
+ * IDX (of the syscall number itself when IDX is -1), the other arguments 0. */
+static int cmd_syscall_sweep(long nr, int idx, long from, long count)
+{
+    long ok = 0;
+    for (long i = 0; i < count; i++) {
+        long a[6] = { 0, 0, 0, 0, 0, 0 };
+        if (idx >= 0 && idx < 6)
+            a[idx] = from + i;
+        if (syscall(idx < 0 ? from + i : nr, a[0], a[1], a[2], a[3], a[4], a[5]) >= 0)
+            ok++;
+    }
+    printf("calls=%ld ok=%ld\n", count, ok);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1502,6 +1544,15 @@ int main(int argc, char **argv)
         return cmd_child_umask(atoi(argv[2]), argv[3]);
     }
     if (!strcmp(c, "sibling-calls")) return cmd_sibling_calls();
+    if (!strcmp(c, "own-trace-filter")) {
+        NEED(4, "own-trace-filter NR N");
+        return cmd_own_trace_filter(atoi(argv[2]), strtol(argv[3], NULL, 0));
+    }
+    if (!strcmp(c, "syscall-sweep")) {
+        NEED(6, "syscall-sweep NR IDX FROM COUNT");
+        return cmd_syscall_sweep(strtol(argv[2], NULL, 0), atoi(argv[3]), strtol(argv[4], NULL, 0),
+                                 strtol(argv[5], NULL, 0));
+    }
     fprintf(stderr, "rsphelper: unknown subcommand %s\n", c);
     return 2;
 }
