@@ -1336,6 +1336,38 @@ static int cmd_syscall_sweep(long nr, int idx, long from, long count)
     return 0;
 }
 
+struct drop_read { uid_t uid; const char *path; };
+
+static void *drop_read_thread(void *arg)
+{
+    struct drop_read *dr = arg;
+    char buf[64];
+    if (syscall(SYS_setgroups, 0, NULL) < 0 || syscall(SYS_setresgid, dr->uid, dr->uid, dr->uid) < 0 ||
+        syscall(SYS_setresuid, dr->uid, dr->uid, dr->uid) < 0)
+        return (void *)(long)fail();
+    int fd = (int)raw_open(dr->path, O_RDONLY, 0);
+    printf("thread=%s\n", fd >= 0 && read(fd, buf, sizeof(buf)) >= 0 ? "OK" : errname(errno));
+    return NULL;
+}
+
+/* A second thread drops to UID with raw syscalls (its own credentials only) and reads
+ * PATH; then the leader, which the sentry met before, reads it. */
+static int cmd_thread_setuid_read(uid_t uid, const char *path)
+{
+    pthread_t th;
+    struct drop_read dr = { uid, path };
+    char buf[64];
+    struct stat st;
+    if (syscall(SYS_stat, path, &st) < 0 && errno != EACCES)
+        return fail();
+    if (pthread_create(&th, NULL, drop_read_thread, &dr))
+        return fail();
+    pthread_join(th, NULL);
+    int fd = (int)raw_open(path, O_RDONLY, 0);
+    printf("leader=%s\n", fd >= 0 && read(fd, buf, sizeof(buf)) >= 0 ? "OK" : errname(errno));
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1552,6 +1584,10 @@ int main(int argc, char **argv)
         NEED(6, "syscall-sweep NR IDX FROM COUNT");
         return cmd_syscall_sweep(strtol(argv[2], NULL, 0), atoi(argv[3]), strtol(argv[4], NULL, 0),
                                  strtol(argv[5], NULL, 0));
+    }
+    if (!strcmp(c, "thread-setuid-read")) {
+        NEED(4, "thread-setuid-read UID PATH");
+        return cmd_thread_setuid_read((uid_t)atoi(argv[2]), argv[3]);
     }
     fprintf(stderr, "rsphelper: unknown subcommand %s\n", c);
     return 2;
