@@ -217,11 +217,16 @@ void task_creds_changing(int tid, int nr)
     settle_changes(0);
     char path[64];
     snprintf(path, sizeof(path), "/proc/%d", tid);
-    int fd = nchanges < MAX_CHANGES ? open(path, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
-    if (fd < 0 && !(nchanges < MAX_CHANGES && errno == ENOENT))
-        creds_uncached = 1; /* (ENOENT: the caller is gone, its call with it) */
-    if (fd < 0)
+    if (nchanges == MAX_CHANGES) {
+        creds_uncached = 1;
         return;
+    }
+    int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno != ENOENT) /* (ENOENT: the caller is gone, and its call with it) */
+            creds_uncached = 1;
+        return;
+    }
     changes[nchanges].tid = tid;
     changes[nchanges].dirfd = fd;
     changes[nchanges++].nr = nr;

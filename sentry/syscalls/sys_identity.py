@@ -65,5 +65,6 @@ def capset(t: Task) -> Result:
 
 def umask(t: Task) -> Result:
     """umask implements Linux syscall umask(2) (the kernel's: the sentry applies the
-    caller's umask to what it creates, so it forgets the cached one)."""
+    caller's umask to what it creates, so its cache hears of the change, which reaches
+    every task sharing the caller's fs_struct)."""
     return _changes_creds(t)
