@@ -37,7 +37,7 @@ class Kernel:
         self._logged: set[object] = set()  # what log_once logged
         self._details: dict[str, int] = {}  # details logged per `what`
         self.loader = Loader()  # execve's verdicts on programs, per file identity
-        self.waiting = WaitingCalls()
+        self.waiting = WaitingCalls(self.log_once)
         self.mounts = MountTable(self._build_mounts())
 
     def _build_mounts(self) -> list[Mount]:
@@ -145,8 +145,9 @@ class WaitingCalls:
 
     POLL_MS = 10
 
-    def __init__(self) -> None:
+    def __init__(self, log_once: Callable[..., None]) -> None:
         self.calls: list[_Waiting] = []
+        self._log_once = log_once  # (the kernel's: a workload may fail a call again and again)
         # readable once a call waits: the serve loop, asleep with no timeout, returns
         # and comes back with one
         self.wake_fd, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -183,7 +184,7 @@ class WaitingCalls:
                 w.respond(0, -e.errno, 0)
                 continue
             except Exception:  # as in answer(): a bug must not take the sandbox down
-                log.exception("waiting syscall %s failed", w.name)
+                self._log_once(f"waiting syscall {w.name} failed", exc_info=True)
                 self._drop(w)
                 w.respond(0, -errno.ENOSYS, 0)
                 continue
