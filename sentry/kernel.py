@@ -70,7 +70,8 @@ class Kernel:
                 return
         if key not in self._logged:
             self._logged.add(key)
-            log.warning("%s", message, exc_info=exc_info)
+            # (a traceback is the sentry's own bug: an error, as the shim shows those)
+            (log.error if exc_info else log.warning)("%s", message, exc_info=exc_info)
 
     def syscall(self, t: Task) -> Result:
         """Runs the trapped syscall's handler; returns the result to answer with."""
