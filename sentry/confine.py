@@ -65,6 +65,7 @@ SENTRY_SYSCALLS = frozenset({
     "getdents64", "unlink", "unlinkat", "mkdir", "mkdirat", "rmdir", "symlink",
     "symlinkat", "rename", "renameat", "renameat2", "ftruncate",  # (its own tmpfs)
     "fchmod", "fchown", "fsync", "fdatasync",
+    "utimensat",  # the times of a task's unlinked file, through an O_PATH fd of it
     # synthetic files are sealed memfds
     "memfd_create",
     # the capability calls of gofer.creds-like code paths and prctl reads

@@ -248,6 +248,31 @@ class MagicFd(Node):
             raise SyscallError(errno.ENOENT) from None
 
 
+CAP_DAC_OVERRIDE, CAP_SYS_ADMIN = 1, 21
+
+
+def xattr_write_permission(t: Task, node: Node, name: str) -> None:
+    """Linux's xattr_permission(MAY_WRITE) for a synthetic node, which checks before
+    the filesystem says it keeps no attributes (EOPNOTSUPP): trusted.* needs
+    CAP_SYS_ADMIN, user.* only regular files and directories (EPERM); then, but for
+    security.* and system.*, write permission (EACCES)."""
+    if name.startswith(("security.", "system.")):
+        return
+    c = t.creds()
+    if name.startswith("trusted."):
+        if not c.has_cap(CAP_SYS_ADMIN):
+            raise SyscallError(errno.EPERM)
+        return
+    if name.startswith("user.") and not isinstance(node, (File, Dir)):
+        raise SyscallError(errno.EPERM)
+    if c.has_cap(CAP_DAC_OVERRIDE):
+        return
+    uid, gid = node.ids()
+    bit = 0o200 if c.fsuid == uid else 0o020 if gid == c.fsgid or gid in c.groups else 0o002
+    if not node.mode & bit:
+        raise SyscallError(errno.EACCES)
+
+
 # -- the filesystem ------------------------------------------------------------------
 ST_NOSUID, ST_NODEV, ST_NOEXEC, ST_RELATIME = 0x2, 0x4, 0x8, 0x1000
 
@@ -433,6 +458,17 @@ class SyntheticFS(FileSystem):
     def truncate(self, t: Task, p: Path, length: int) -> None:
         self.walk(t, p, True)
         super().truncate(t, p, length)
+
+    def setxattr(self, t: Task, p: Path, name: str, value: bytes, flags: int,
+                 follow: bool) -> None:
+        node, _canon = self.walk(t, p, follow)
+        xattr_write_permission(t, node, name)
+        super().setxattr(t, p, name, value, flags, follow)
+
+    def removexattr(self, t: Task, p: Path, name: str, follow: bool) -> None:
+        node, _canon = self.walk(t, p, follow)
+        xattr_write_permission(t, node, name)
+        super().removexattr(t, p, name, follow)
 
     def open(self, t: Task, p: Path, flags: int, mode: int) -> int | Result:  # type: ignore[override]
         nofollow = bool(flags & os.O_NOFOLLOW)

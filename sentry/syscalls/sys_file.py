@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import errno
 import os
+import resource
+import signal
 import stat
 import struct
 
+from gofer import fs_native
+from sentry.abi import stat_mode
 from sentry.errors import SyscallError
 from sentry.fs.base import KernelOpens, Redirect
+from sentry.fs.node import MEMFD_LINK
 from sentry.syscalls.result import CONTINUE, InstallFd, Result
 from sentry.task import AT_FDCWD, Task
 from sentry.vfs import Path
@@ -174,7 +179,7 @@ def do_mknod(t: Task, dirfd: int, addr: int, mode: int, dev: int) -> int:
         raise SyscallError(errno.EPERM)
     if kind not in (stat.S_IFREG, stat.S_IFIFO, stat.S_IFSOCK):
         raise SyscallError(errno.EINVAL)
-    p = _path(t, dirfd, addr)
+    p = _new_name(t, dirfd, addr)
     _run(t, p, lambda q: q.fs.mknod(t, q, kind | (mode & 0o7777), 0))
     return 0
 
@@ -207,12 +212,23 @@ def do_rename(t: Task, olddirfd: int, oldaddr: int, newdirfd: int, newaddr: int,
               flags: int) -> int:
     if flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT):
         raise SyscallError(errno.EINVAL)
-    old = _path(t, olddirfd, oldaddr)
-    new = _path(t, newdirfd, newaddr)
+    old_raw, new_raw = t.read_path(oldaddr), t.read_path(newaddr)
+    old = t.kernel.mounts.resolve(t, olddirfd, old_raw)
+    new = t.kernel.mounts.resolve(t, newdirfd, new_raw)
     if old.mount.fs is not new.mount.fs:
         raise SyscallError(errno.EXDEV)
+    # a last component "." or ".." (Linux's LAST_DOT, LAST_DOTDOT) names no entry to
+    # move or replace: EBUSY, but "it exists" (EEXIST) for a target under NOREPLACE
+    if _last_is_dots(old_raw):
+        raise SyscallError(errno.EBUSY)
+    if _last_is_dots(new_raw):
+        raise SyscallError(errno.EEXIST if flags & RENAME_NOREPLACE else errno.EBUSY)
     old.fs.rename(t, old, new, flags)
     return 0
+
+
+def _last_is_dots(raw: str) -> bool:
+    return raw.rstrip("/").rpartition("/")[2] in (".", "..") and raw.strip("/") != ""
 
 
 def rename(t: Task) -> int:
@@ -234,12 +250,30 @@ def do_link(t: Task, olddirfd: int, oldaddr: int, newdirfd: int, newaddr: int,
             flags: int) -> int:
     if flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH):
         raise SyscallError(errno.EINVAL)
-    old = _path(t, olddirfd, oldaddr, empty_ok=bool(flags & AT_EMPTY_PATH))
-    new = _path(t, newdirfd, newaddr)
+    old_raw = t.read_path(oldaddr)
+    old = t.kernel.mounts.resolve(t, olddirfd, old_raw, empty_ok=bool(flags & AT_EMPTY_PATH))
+    new = _new_name(t, newdirfd, newaddr)
     if old.mount.fs is not new.mount.fs:
         raise SyscallError(errno.EXDEV)
+    if old_raw.endswith("/"):
+        # a trailing slash asks for a directory (ENOTDIR otherwise), which cannot be linked
+        packed = _run(t, old, lambda q: q.fs.stat(t, q, True))
+        raise SyscallError(errno.EPERM if stat.S_ISDIR(stat_mode(packed)) else errno.ENOTDIR)
     old.fs.link(t, old, new, bool(flags & AT_SYMLINK_FOLLOW))
     return 0
+
+
+def _new_name(t: Task, dirfd: int, addr: int) -> Path:
+    """The path of a non-directory about to be made (link, symlink, mknod). A trailing
+    slash asks for a directory: Linux answers EEXIST when the name exists, else ENOENT
+    (filename_create's "you had / on the end")."""
+    raw = t.read_path(addr)
+    p = t.kernel.mounts.resolve(t, dirfd, raw)
+    if raw.endswith("/"):
+        bare = t.kernel.mounts.resolve(t, dirfd, raw.rstrip("/") or "/")
+        _run(t, bare, lambda q: q.fs.stat(t, q, False))  # ENOENT when it does not exist
+        raise SyscallError(errno.EEXIST)
+    return p
 
 
 def link(t: Task) -> int:
@@ -256,7 +290,7 @@ def do_symlink(t: Task, targetaddr: int, newdirfd: int, newaddr: int) -> int:
     target = t.read_path(targetaddr)
     if not target:
         raise SyscallError(errno.ENOENT)
-    p = _path(t, newdirfd, newaddr)
+    p = _new_name(t, newdirfd, newaddr)
     _run(t, p, lambda q: q.fs.symlink(t, target, q))
     return 0
 
@@ -377,6 +411,14 @@ def truncate(t: Task) -> int:
     if length >= 1 << 63:
         raise SyscallError(errno.EINVAL)
     p = _path(t, AT_FDCWD, t.args[0])
+    limit = resource.prlimit(t.pid, resource.RLIMIT_FSIZE)[0]
+    if limit != resource.RLIM_INFINITY and length > limit:
+        # the caller's RLIMIT_FSIZE, which the gofer does not run under: a regular file
+        # may not grow past it (inode_newsize_ok: SIGXFSZ, then EFBIG)
+        packed = _run(t, p, lambda q: q.fs.stat(t, q, True))
+        if stat.S_ISREG(stat_mode(packed)):
+            os.kill(t.pid, signal.SIGXFSZ)
+            raise SyscallError(errno.EFBIG)
     _run(t, p, lambda q: q.fs.truncate(t, q, length))
     return 0
 
@@ -388,13 +430,66 @@ UTIMBUF = struct.Struct("<qq")
 
 def _set_times(t: Task, dirfd: int, addr: int, atime_ns: int, mtime_ns: int,
                flags: int) -> int:
-    if addr == 0:  # utimensat(fd, NULL, ...): the fd itself
+    if addr == 0:  # utimensat(fd, NULL, ...), futimesat(fd, NULL, ...): the fd itself
+        if dirfd == AT_FDCWD:
+            raise SyscallError(errno.EFAULT)
+        if flags:
+            raise SyscallError(errno.EINVAL)
+        link = t.fd_path(dirfd)
+        if link.endswith(_DELETED) and not link.startswith(MEMFD_LINK):
+            return _set_unlinked_times(t, dirfd, atime_ns, mtime_ns)
         p = t.kernel.mounts.resolve(t, dirfd, "", empty_ok=True)
     else:
         p = _path(t, dirfd, addr, empty_ok=bool(flags & AT_EMPTY_PATH))
     follow = not flags & AT_SYMLINK_NOFOLLOW
     _run(t, p, lambda q: q.fs.utimens(t, q, atime_ns, mtime_ns, follow))
     return 0
+
+
+_DELETED = " (deleted)"
+CAP_DAC_OVERRIDE, CAP_FOWNER = 1, 3
+
+
+def _set_unlinked_times(t: Task, fd: int, atime_ns: int, mtime_ns: int) -> int:
+    """futimens of a file the task holds but no path names any more (unlinked): the
+    sentry sets the times through its own O_PATH fd of that very inode, after Linux's
+    checks with the caller's credentials (setattr_prepare): explicit times need the
+    owner or CAP_FOWNER (EPERM), "now" for both needs that or write permission
+    (EACCES). No path of the container tree is involved, so the gofer has nothing to
+    resolve; the check and the change act on the same inode whatever the task's
+    threads do to its fd table meanwhile."""
+    try:
+        mine = os.open(f"/proc/{t.pid}/fd/{fd}", os.O_PATH | os.O_CLOEXEC)
+    except OSError:
+        raise SyscallError(errno.EBADF) from None
+    try:
+        st = os.fstat(mine)
+        c = t.creds()
+        owner = c.fsuid == st.st_uid or c.has_cap(CAP_FOWNER)
+        specials = (-UTIME_NOW, -UTIME_OMIT)
+        if (atime_ns not in specials or mtime_ns not in specials) and not owner:
+            raise SyscallError(errno.EPERM)
+        if atime_ns == mtime_ns == -UTIME_NOW and not owner \
+                and not c.has_cap(CAP_DAC_OVERRIDE) and not _may_write(c, st):
+            raise SyscallError(errno.EACCES)
+        me = f"/proc/self/fd/{mine}"
+        if os.statvfs(me).f_flag & os.ST_RDONLY:
+            raise SyscallError(errno.EROFS)
+        try:
+            fs_native.utimensat(fs_native.AT_FDCWD, me, atime_ns, mtime_ns, 0)
+        except OSError as e:
+            raise SyscallError(e.errno or errno.EIO) from None
+    finally:
+        os.close(mine)
+    return 0
+
+
+def _may_write(c, st: os.stat_result) -> bool:  # type: ignore[no-untyped-def]
+    if c.fsuid == st.st_uid:
+        return bool(st.st_mode & 0o200)
+    if c.fsgid == st.st_gid or st.st_gid in c.groups:
+        return bool(st.st_mode & 0o020)
+    return bool(st.st_mode & 0o002)
 
 
 INT64_MAX = (1 << 63) - 1
@@ -412,13 +507,15 @@ def _ns(sec: int, nsec: int) -> int:
 def utimensat(t: Task) -> int:
     """utimensat implements Linux syscall utimensat(2)."""
     flags = t.arg_int(3)
-    if flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH):
-        raise SyscallError(errno.EINVAL)
     if t.args[2]:
         a_s, a_ns, m_s, m_ns = TIMESPEC2.unpack(t.read_bytes(t.args[2], TIMESPEC2.size))
+        if a_ns == m_ns == UTIME_OMIT:
+            return 0  # nothing to do: Linux checks neither the flags nor the path
         atime, mtime = _ns(a_s, a_ns), _ns(m_s, m_ns)
     else:
         atime = mtime = -UTIME_NOW
+    if flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH):
+        raise SyscallError(errno.EINVAL)
     return _set_times(t, t.arg_int(0), t.args[1], atime, mtime, flags)
 
 
@@ -430,8 +527,6 @@ def _utimes(t: Task, dirfd: int, addr: int, tv_addr: int) -> int:
         atime, mtime = a_s * 10**9 + a_us * 1000, m_s * 10**9 + m_us * 1000
     else:
         atime = mtime = -UTIME_NOW
-    if addr == 0:
-        raise SyscallError(errno.EFAULT)
     return _set_times(t, dirfd, addr, atime, mtime, 0)
 
 

@@ -17,7 +17,12 @@ def _path(t: Task) -> Path:
 
 
 def _name(t: Task) -> str:
-    raw = t.read_string(t.args[1], XATTR_NAME_MAX + 1)
+    try:
+        raw = t.read_string(t.args[1], XATTR_NAME_MAX + 1)
+    except SyscallError as e:
+        if e.errno != errno.ENAMETOOLONG:
+            raise
+        raw = b""  # longer than XATTR_NAME_MAX: Linux says ERANGE, as for ""
     if not raw:
         raise SyscallError(errno.ERANGE)
     return raw.decode(errors="surrogateescape")

@@ -44,6 +44,11 @@
 #include <unistd.h>
 #include <linux/filter.h>
 #include <linux/openat2.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <sys/socket.h>
+#include <sys/xattr.h>
 #include <linux/seccomp.h>
 #include <stddef.h>
 
@@ -1368,6 +1373,693 @@ static int cmd_thread_setuid_read(uid_t uid, const char *path)
     return 0;
 }
 
+/* ------------------------------------------- gaps: proc, inotify, path edges
+ * Each prints one line per case, "name: result", with host-varying numbers
+ * (inodes, pids) replaced so that runc's and runsc-py's outputs compare equal. */
+
+static void gp_res(const char *name, long r)
+{
+    if (r < 0)
+        printf("%s: ERR %s\n", name, errname(errno));
+    else
+        printf("%s: %ld\n", name, r);
+}
+
+/* digits runs → N (inode numbers, pids) */
+static void gp_norm(const char *name, const char *s)
+{
+    char out[512];
+    size_t o = 0;
+    for (const char *p = s; *p && o < sizeof(out) - 2; p++) {
+        if (*p >= '0' && *p <= '9') {
+            while (p[1] >= '0' && p[1] <= '9')
+                p++;
+            out[o++] = 'N';
+        } else {
+            out[o++] = *p;
+        }
+    }
+    out[o] = 0;
+    printf("%s: %s\n", name, out);
+}
+
+static void gp_link(const char *name, const char *path)
+{
+    char buf[512];
+    ssize_t n = readlink(path, buf, sizeof(buf) - 1);
+    if (n < 0) {
+        printf("%s: ERR %s\n", name, errname(errno));
+        return;
+    }
+    buf[n] = 0;
+    gp_norm(name, buf);
+}
+
+static ssize_t gp_slurp(const char *path, char *buf, size_t size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t o = 0;
+    for (;;) {
+        ssize_t n = read(fd, buf + o, size - 1 - o);
+        if (n < 0) {
+            int e = errno;
+            close(fd);
+            errno = e;
+            return -1;
+        }
+        if (n == 0 || o + (size_t)n >= size - 1) {
+            o += (size_t)n;
+            break;
+        }
+        o += (size_t)n;
+    }
+    buf[o] = 0;
+    close(fd);
+    return (ssize_t)o;
+}
+
+/* the state letter of /proc/PID/stat */
+static char gp_state(const char *path)
+{
+    char buf[1024];
+    if (gp_slurp(path, buf, sizeof(buf)) < 0)
+        return '?';
+    char *p = strrchr(buf, ')');
+    return p && p[1] == ' ' ? p[2] : '?';
+}
+
+static volatile unsigned gp_secret = 0x1234abcd;
+
+static void *gp_idle(void *arg) { (void)arg; for (;;) pause(); return NULL; }
+
+static int cmd_gaps_proc(void)
+{
+    char path[512], buf[8192];
+    unsigned v = 0;
+
+    /* /proc/self/mem, and a child's */
+    int fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+    gp_res("mem-open", fd);
+    if (fd >= 0) {
+        gp_res("mem-read", pread(fd, &v, sizeof(v), (off_t)(uintptr_t)&gp_secret));
+        printf("mem-value: %x\n", v);
+        v = 0x5678;
+        gp_res("mem-write", pwrite(fd, &v, sizeof(v), (off_t)(uintptr_t)&gp_secret));
+        printf("mem-written: %x\n", gp_secret);
+        gp_res("mem-seek-end", lseek(fd, 0, SEEK_END));
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+        gp_link("mem-fd-link", path);
+        close(fd);
+    }
+    pid_t child = fork();
+    if (child == 0) {
+        for (;;)
+            pause();
+    }
+    usleep(100000);
+    snprintf(path, sizeof(path), "/proc/%d/mem", child);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    gp_res("mem-child-open", fd);
+    if (fd >= 0) {
+        v = 0;
+        gp_res("mem-child-read", pread(fd, &v, sizeof(v), (off_t)(uintptr_t)&gp_secret));
+        printf("mem-child-value: %x\n", v);
+        close(fd);
+    }
+    gp_res("mem-parent-open", open("/proc/1/mem", O_RDONLY | O_CLOEXEC) >= 0 || getpid() == 1 ? 0 : -1);
+
+    /* states: the reader R, a sleeping child S */
+    printf("self-state: %c\n", gp_state("/proc/self/stat"));
+    snprintf(path, sizeof(path), "/proc/self/task/%ld/stat", (long)syscall(SYS_gettid));
+    printf("self-task-state: %c\n", gp_state(path));
+    snprintf(path, sizeof(path), "/proc/%d/stat", child);
+    printf("child-state: %c\n", gp_state(path));
+    if (gp_slurp("/proc/self/status", buf, sizeof(buf)) > 0) {
+        char *s = strstr(buf, "\nState:");
+        if (s) { char *e = strchr(s + 1, '\n'); if (e) *e = 0; printf("self-status: %s\n", s + 1); }
+    }
+
+    /* task/TID/{children,io,comm} */
+    long tid = (long)syscall(SYS_gettid);
+    snprintf(path, sizeof(path), "/proc/self/task/%ld/children", tid);
+    if (gp_slurp(path, buf, sizeof(buf)) < 0)
+        printf("children: ERR %s\n", errname(errno));
+    else {
+        char want[32];
+        snprintf(want, sizeof(want), "%d ", child);
+        printf("children: %s\n", !strcmp(buf, want) ? "the child" : buf);
+    }
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    snprintf(path, sizeof(path), "/proc/self/task/%ld/io", tid);
+    if (gp_slurp(path, buf, sizeof(buf)) < 0)
+        printf("task-io: ERR %s\n", errname(errno));
+    else {
+        char keys[256] = "";
+        for (char *l = buf; l && *l; ) {
+            char *colon = strchr(l, ':');
+            if (!colon) break;
+            strncat(keys, l, (size_t)(colon - l));
+            strcat(keys, ",");
+            l = strchr(colon, '\n');
+            if (l) l++;
+        }
+        printf("task-io: %s\n", keys);
+    }
+    gp_res("self-io-open", open("/proc/self/io", O_RDONLY | O_CLOEXEC) >= 0 ? 0 : -1);
+    snprintf(path, sizeof(path), "/proc/self/task/%ld/comm", tid);
+    fd = open(path, O_WRONLY | O_CLOEXEC);
+    gp_res("comm-open-w", fd);
+    if (fd >= 0) {
+        gp_res("comm-write", write(fd, "renamed", 7));
+        close(fd);
+    }
+    gp_slurp("/proc/self/comm", buf, sizeof(buf));
+    printf("comm-now: %s", buf);
+    pthread_t th;
+    pthread_create(&th, NULL, gp_idle, NULL);
+    usleep(50000);
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *de;
+    int nthreads = 0;
+    while (d && (de = readdir(d))) {
+        if (de->d_name[0] == '.' || atol(de->d_name) == tid)
+            continue;
+        nthreads++;
+        snprintf(path, sizeof(path), "/proc/self/task/%s/comm", de->d_name);
+        fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            gp_res("thread-comm-write", write(fd, "worker", 6));
+            close(fd);
+        } else
+            printf("thread-comm-write: ERR %s\n", errname(errno));
+        gp_slurp(path, buf, sizeof(buf));
+        printf("thread-comm: %s", buf);
+    }
+    if (d) closedir(d);
+    printf("other-threads: %d\n", nthreads);
+    fd = open("/proc/1/comm", O_WRONLY | O_CLOEXEC);  /* another process: EINVAL at write */
+    if (fd >= 0 && getpid() != 1) {
+        gp_res("other-comm-write", write(fd, "x", 1));
+        close(fd);
+    } else if (getpid() != 1)
+        printf("other-comm-write: ERR %s\n", errname(errno));
+
+    /* /proc/self/ns */
+    static const char *nss[] = {"cgroup", "ipc", "mnt", "net", "pid", "pid_for_children",
+                                "time", "time_for_children", "user", "uts"};
+    for (size_t i = 0; i < sizeof(nss) / sizeof(nss[0]); i++) {
+        char name[64];
+        snprintf(path, sizeof(path), "/proc/self/ns/%s", nss[i]);
+        snprintf(name, sizeof(name), "ns-%s", nss[i]);
+        gp_link(name, path);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        snprintf(name, sizeof(name), "ns-%s-open", nss[i]);
+        gp_res(name, fd < 0 ? -1 : 0);
+        if (fd >= 0) {
+            struct stat st, lst;
+            char lk[128];
+            ssize_t n = readlink(path, lk, sizeof(lk) - 1);
+            lk[n > 0 ? n : 0] = 0;
+            char *br = strchr(lk, '[');
+            unsigned long ino = br ? strtoul(br + 1, NULL, 10) : 0;
+            fstat(fd, &st);
+            int ok = stat(path, &lst) == 0 && lst.st_ino == st.st_ino && st.st_ino == ino;
+            snprintf(name, sizeof(name), "ns-%s-ino", nss[i]);
+            printf("%s: %s\n", name, ok ? "matches" : "differs");
+            close(fd);
+        }
+    }
+    gp_res("setns-net", syscall(SYS_setns, open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), 0));
+
+    /* /proc/devices, /proc/sys basics */
+    if (gp_slurp("/proc/devices", buf, sizeof(buf)) < 0)
+        printf("devices: ERR %s\n", errname(errno));
+    else
+        printf("devices: %s %s %s\n", strncmp(buf, "Character devices:\n", 19) ? "bad-head" : "head",
+               strstr(buf, "\nBlock devices:\n") ? "block" : "no-block",
+               strstr(buf, "  1 mem\n") ? "mem" : "no-mem");
+    static const char *sysfiles[] = {
+        "kernel/hostname", "kernel/ostype", "kernel/osrelease", "kernel/pid_max",
+        "kernel/threads-max", "kernel/ngroups_max", "kernel/cap_last_cap", "kernel/version",
+        "kernel/random/boot_id", "kernel/random/uuid", "kernel/random/entropy_avail",
+        "kernel/domainname", "kernel/shmmax", "kernel/shmall", "kernel/shmmni",
+        "kernel/msgmax", "kernel/msgmnb", "kernel/msgmni", "kernel/sem",
+        "kernel/overflowuid", "kernel/overflowgid", "kernel/printk", "kernel/core_pattern",
+        "kernel/keys/maxkeys",
+        "vm/overcommit_memory", "vm/max_map_count", "vm/mmap_min_addr", "vm/swappiness",
+        "vm/overcommit_ratio", "vm/dirty_ratio",
+        "fs/file-max", "fs/nr_open", "fs/file-nr", "fs/pipe-max-size", "fs/inode-nr",
+        "fs/inotify/max_user_watches", "fs/inotify/max_user_instances",
+        "fs/inotify/max_queued_events", "fs/mqueue/msg_max", "fs/mqueue/queues_max",
+        "fs/protected_symlinks", "fs/protected_hardlinks", "fs/suid_dumpable",
+        "net/core/somaxconn", "net/ipv4/ip_local_port_range", "net/ipv4/tcp_keepalive_time",
+        "net/ipv4/ip_forward", "net/ipv4/tcp_fin_timeout", "net/ipv4/ping_group_range",
+        "net/ipv4/ip_unprivileged_port_start", "net/ipv6/conf/all/disable_ipv6",
+        "net/core/rmem_max", "net/core/wmem_max", "net/unix/max_dgram_qlen",
+    };
+    for (size_t i = 0; i < sizeof(sysfiles) / sizeof(sysfiles[0]); i++) {
+        snprintf(path, sizeof(path), "/proc/sys/%s", sysfiles[i]);
+        ssize_t n = gp_slurp(path, buf, sizeof(buf));
+        const char *fixed = strstr(sysfiles[i], "ostype") || strstr(sysfiles[i], "somaxconn")
+            || strstr(sysfiles[i], "ngroups") || strstr(sysfiles[i], "overflow")
+            || strstr(sysfiles[i], "overcommit_memory") ? buf : "";
+        if (n < 0)
+            printf("sys %s: ERR %s\n", sysfiles[i], errname(errno));
+        else
+            printf("sys %s: %s%s", sysfiles[i], n > 0 && buf[n - 1] == '\n' ? "nl " : "no-nl ",
+                   *fixed ? fixed : "\n");
+    }
+
+    /* a zombie's files, and an exited task's open file */
+    child = fork();
+    if (child == 0)
+        _exit(3);
+    usleep(200000);
+    snprintf(path, sizeof(path), "/proc/%d/stat", child);
+    printf("zombie-state: %c\n", gp_state(path));
+    static const char *zf[] = {"status", "cmdline", "comm", "statm", "limits"};
+    for (size_t i = 0; i < sizeof(zf) / sizeof(zf[0]); i++) {
+        char name[64];
+        snprintf(path, sizeof(path), "/proc/%d/%s", child, zf[i]);
+        snprintf(name, sizeof(name), "zombie-%s", zf[i]);
+        printf("%s: %s\n", name, gp_slurp(path, buf, sizeof(buf)) >= 0 ? "readable" : errname(errno));
+    }
+    snprintf(path, sizeof(path), "/proc/%d", child);
+    d = opendir(path);
+    printf("zombie-dir: %s\n", d ? "ok" : errname(errno));
+    if (d) closedir(d);
+    d = opendir("/proc");
+    int listed = 0;
+    while (d && (de = readdir(d)))
+        listed |= atoi(de->d_name) == child;
+    if (d) closedir(d);
+    printf("zombie-listed: %d\n", listed);
+    snprintf(path, sizeof(path), "/proc/%d/stat", child);
+    int zfd = open(path, O_RDONLY | O_CLOEXEC);
+    waitpid(child, NULL, 0);
+    if (zfd >= 0) {
+        gp_res("reaped-read", read(zfd, buf, sizeof(buf)));
+        close(zfd);
+    }
+
+    /* mountinfo: proc(5)'s fields */
+    if (gp_slurp("/proc/self/mountinfo", buf, sizeof(buf)) > 0) {
+        int bad = 0, lines = 0;
+        for (char *l = strtok(buf, "\n"); l; l = strtok(NULL, "\n")) {
+            char *f[64];
+            int n = 0;
+            lines++;
+            for (char *s = l, *tok; n < 64 && (tok = strsep(&s, " ")); )
+                f[n++] = tok;
+            int sep = 0;
+            for (int i = 6; i < n; i++)
+                if (!strcmp(f[i], "-")) { sep = i; break; }
+            unsigned a, b;
+            int ok = n >= 10 && sep >= 6 && n == sep + 4 && atoi(f[0]) > 0 && atoi(f[1]) > 0
+                && sscanf(f[2], "%u:%u", &a, &b) == 2 && f[3][0] == '/' && f[4][0] == '/';
+            /* per-mount options: only the mount flags proc_show_vfsmnt prints */
+            for (char *o = f[5], *tok; ok && (tok = strsep(&o, ",")); ) {
+                static const char *mflags[] = {"rw", "ro", "nosuid", "nodev", "noexec",
+                    "noatime", "nodiratime", "relatime", "nosymfollow", "idmapped", NULL};
+                int known = 0;
+                for (int k = 0; mflags[k]; k++)
+                    known |= !strcmp(tok, mflags[k]);
+                ok = known;
+            }
+            for (int i = 6; ok && i < sep; i++)
+                ok = !strncmp(f[i], "shared:", 7) || !strncmp(f[i], "master:", 7)
+                    || !strncmp(f[i], "propagate_from:", 15) || !strcmp(f[i], "unbindable");
+            if (!ok && bad++ < 3)
+                printf("mountinfo-bad: %s %s %s %s %s %s\n", f[0], f[1], f[2], f[3], f[4], n > 5 ? f[5] : "");
+        }
+        printf("mountinfo: %s\n", lines && !bad ? "proc(5) format" : "malformed");
+    }
+
+    /* lseek(SEEK_END) */
+    static const char *seeks[] = {
+        "/proc/self/status", "/proc/self/stat", "/proc/meminfo", "/proc/self/cmdline",
+        "/proc/self/environ", "/proc/self/maps", "/proc/self/mountinfo", "/proc/self/comm",
+        "/proc/uptime", "/proc/sys/kernel/ostype", "/proc/sys/kernel/hostname",
+        "/proc/sys/vm/overcommit_memory", "/proc", "/proc/self", "/proc/self/fd",
+        "/proc/self/task", "/proc/sys", "/proc/sys/kernel", "/proc/self/ns", "/proc/self/oom_score_adj",
+    };
+    for (size_t i = 0; i < sizeof(seeks) / sizeof(seeks[0]); i++) {
+        char name[96];
+        fd = open(seeks[i], O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            printf("seek-end %s: open ERR %s\n", seeks[i], errname(errno));
+            continue;
+        }
+        snprintf(name, sizeof(name), "seek-end %s", seeks[i]);
+        gp_res(name, lseek(fd, 0, SEEK_END));
+        snprintf(name, sizeof(name), "seek-end+5 %s", seeks[i]);
+        gp_res(name, lseek(fd, 5, SEEK_END));
+        snprintf(name, sizeof(name), "seek-cur %s", seeks[i]);
+        gp_res(name, lseek(fd, 0, SEEK_CUR));
+        close(fd);
+    }
+
+    /* fd links of memfds, pipes, sockets, anonymous inodes */
+    int mfd = memfd_create("probe", MFD_CLOEXEC);
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", mfd);
+    gp_link("link-memfd", path);
+    int pp[2];
+    pipe2(pp, O_CLOEXEC);
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", pp[0]);
+    gp_link("link-pipe", path);
+    int sk = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", sk);
+    gp_link("link-socket", path);
+    int ev = eventfd(0, EFD_CLOEXEC);
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", ev);
+    gp_link("link-eventfd", path);
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", ep);
+    gp_link("link-epoll", path);
+    int in = inotify_init1(IN_CLOEXEC);
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", in);
+    gp_link("link-inotify", path);
+    int sf = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", sf);
+    gp_link("link-proc-file", path);
+    snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", mfd);
+    gp_res("fdinfo-memfd", gp_slurp(path, buf, sizeof(buf)) > 0 ? 0 : -1);
+
+    /* chdir through /proc/self/fd/N */
+    mkdir("/tmp/gp-dir", 0755);
+    int dfd = open("/tmp/gp-dir", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", dfd);
+    gp_res("chdir-fd", syscall(SYS_chdir, path));
+    if (getcwd(buf, sizeof(buf)))
+        printf("cwd: %s\n", buf);
+    chdir("/");
+    int pfd = open("/tmp/gp-dir", O_PATH | O_CLOEXEC);
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", pfd);
+    gp_res("chdir-opath-fd", syscall(SYS_chdir, path));
+    if (getcwd(buf, sizeof(buf)))
+        printf("cwd: %s\n", buf);
+    chdir("/");
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", sf);
+    gp_res("chdir-file-fd", syscall(SYS_chdir, path));
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", pp[0]);
+    gp_res("chdir-pipe-fd", syscall(SYS_chdir, path));
+    snprintf(path, sizeof(path), "/proc/self/fd/%d/..", dfd);
+    gp_res("chdir-fd-dotdot", syscall(SYS_chdir, path));
+    if (getcwd(buf, sizeof(buf)))
+        printf("cwd: %s\n", buf);
+    gp_res("chdir-proc-self", syscall(SYS_chdir, "/proc/self/fd"));
+    if (getcwd(buf, sizeof(buf)))
+        gp_norm("cwd", buf);
+    return 0;
+}
+
+/* the events queued on inotify fd `in`, as "NAME(file) ..." */
+static void gp_events(const char *name, int in)
+{
+    char buf[4096] __attribute__((aligned(8)));
+    static const struct { unsigned m; const char *n; } evn[] = {
+        {IN_ACCESS, "ACCESS"}, {IN_MODIFY, "MODIFY"}, {IN_ATTRIB, "ATTRIB"},
+        {IN_CLOSE_WRITE, "CLOSE_WRITE"}, {IN_CLOSE_NOWRITE, "CLOSE_NOWRITE"},
+        {IN_OPEN, "OPEN"}, {IN_MOVED_FROM, "MOVED_FROM"}, {IN_MOVED_TO, "MOVED_TO"},
+        {IN_CREATE, "CREATE"}, {IN_DELETE, "DELETE"}, {IN_DELETE_SELF, "DELETE_SELF"},
+        {IN_ISDIR, "ISDIR"},
+    };
+    printf("%s:", name);
+    for (;;) {
+        ssize_t n = read(in, buf, sizeof(buf));
+        if (n <= 0)
+            break;
+        for (char *p = buf; p < buf + n; ) {
+            struct inotify_event *e = (struct inotify_event *)p;
+            const char *sep = " ";
+            for (size_t i = 0; i < sizeof(evn) / sizeof(evn[0]); i++)
+                if (e->mask & evn[i].m) {
+                    printf("%s%s", sep, evn[i].n);
+                    sep = "|";
+                }
+            printf("(%s)", e->len ? e->name : ".");
+            p += sizeof(*e) + e->len;
+        }
+    }
+    printf("\n");
+}
+
+static int gp_watch(const char *dir, const char *file)
+{
+    int in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    inotify_add_watch(in, dir, IN_ALL_EVENTS);
+    if (file)
+        inotify_add_watch(in, file, IN_ALL_EVENTS);
+    return in;
+}
+
+static int cmd_gaps_inotify(const char *self)
+{
+    const char *D = "/tmp/gi";
+    int in, fd;
+    mkdir(D, 0755);
+    close(open("/tmp/gi/f", O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
+
+    in = gp_watch(D, NULL);
+    fd = open("/tmp/gi/f", O_WRONLY | O_CLOEXEC);
+    /* a trapped call first: under runsc-py the sentry drops its own reference to the
+     * file it installed (ADDFD_FLAG_SEND answers the open first) before it answers the
+     * next call, so the last close below is the task's, as under runc */
+    struct stat dst;
+    stat("/tmp/gi/f", &dst);
+    int fd2 = dup(fd);
+    write(fd, "x", 1);
+    close(fd);
+    gp_events("dup-first-close", in);
+    close(fd2);
+    gp_events("dup-last-close", in);
+    close(in);
+
+    in = gp_watch(self, NULL);
+    pid_t c = fork();
+    if (c == 0) {
+        execl(self, self, "true", (char *)NULL);
+        _exit(127);
+    }
+    waitpid(c, NULL, 0);
+    gp_events("exec", in);
+    close(in);
+
+    in = gp_watch(D, NULL);
+    gp_res("mknod-fifo", mknod("/tmp/gi/fifo", S_IFIFO | 0644, 0));
+    gp_res("mknod-reg", mknod("/tmp/gi/reg", S_IFREG | 0644, 0));
+    gp_events("mknod", in);
+    close(in);
+
+    in = gp_watch(D, "/tmp/gi/f");
+    gp_res("truncate", truncate("/tmp/gi/f", 10));
+    gp_events("truncate", in);
+    close(in);
+
+    in = gp_watch(D, "/tmp/gi/f");
+    gp_res("link", link("/tmp/gi/f", "/tmp/gi/g"));
+    gp_events("link", in);
+    close(in);
+
+    in = gp_watch(D, "/tmp/gi/f");
+    gp_res("utimensat", utimensat(AT_FDCWD, "/tmp/gi/f", NULL, 0));
+    gp_res("chmod", chmod("/tmp/gi/f", 0600));
+    gp_res("rename", rename("/tmp/gi/g", "/tmp/gi/h"));
+    gp_res("unlink", unlink("/tmp/gi/h"));
+    gp_res("symlink", symlink("f", "/tmp/gi/s"));
+    gp_res("mkdir", mkdir("/tmp/gi/d", 0755));
+    gp_res("rmdir", rmdir("/tmp/gi/d"));
+    gp_events("others", in);
+    close(in);
+
+    in = gp_watch(D, "/tmp/gi/f");
+    fd = open("/tmp/gi/f", O_RDONLY | O_CLOEXEC);
+    close(fd);
+    fd = open("/tmp/gi/f", O_RDWR | O_TRUNC | O_CLOEXEC);
+    close(fd);
+    fd = open("/tmp/gi/new", O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+    close(fd);
+    gp_events("opens", in);
+    close(in);
+
+    /* futimes on an unlinked fd */
+    fd = open("/tmp/gi/gone", O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+    unlink("/tmp/gi/gone");
+    struct timeval tv[2] = {{1000, 0}, {2000, 0}};
+    gp_res("futimes-unlinked", futimes(fd, tv));
+    struct stat st;
+    fstat(fd, &st);
+    printf("futimes-unlinked-mtime: %ld\n", (long)st.st_mtime);
+    struct timespec ts[2] = {{3000, 0}, {4000, 0}};
+    gp_res("futimens-unlinked", futimens(fd, ts));
+    fstat(fd, &st);
+    printf("futimens-unlinked-mtime: %ld\n", (long)st.st_mtime);
+    close(fd);
+    return 0;
+}
+
+/* /proc/PID/mem of children, one dumpable and one not: who may open it */
+static int cmd_gaps_mem_access(void)
+{
+    char path[64];
+    for (int dumpable = 1; dumpable >= 0; dumpable--) {
+        pid_t c = fork();
+        if (c == 0) {
+            prctl(PR_SET_DUMPABLE, dumpable);
+            for (;;)
+                pause();
+        }
+        usleep(100000);
+        snprintf(path, sizeof(path), "/proc/%d/mem", c);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        printf("mem-child-dumpable-%d: %s\n", dumpable, fd >= 0 ? "opened" : errname(errno));
+        if (fd >= 0) {
+            snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+            int again = open(path, O_RDONLY | O_CLOEXEC);  /* a reopen, same answer */
+            printf("mem-reopen-dumpable-%d: %s\n", dumpable, again >= 0 ? "opened" : errname(errno));
+            close(fd);
+        }
+        kill(c, SIGKILL);
+        waitpid(c, NULL, 0);
+    }
+    return 0;
+}
+
+static volatile sig_atomic_t gp_xfsz;
+static void gp_on_xfsz(int sig) { (void)sig; gp_xfsz++; }
+
+static int cmd_gaps_path(void)
+{
+    mkdir("/tmp/gp", 0755);
+    mkdir("/tmp/gp/d", 0755);
+    close(open("/tmp/gp/f", O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
+    close(open("/tmp/gp/e", O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
+
+    gp_res("link-new-slash", link("/tmp/gp/f", "/tmp/gp/new/"));
+    gp_res("link-existing-slash", link("/tmp/gp/f", "/tmp/gp/e/"));
+    gp_res("link-dir-slash", link("/tmp/gp/f", "/tmp/gp/d/"));
+    gp_res("link-from-slash", link("/tmp/gp/f/", "/tmp/gp/new2"));
+    gp_res("linkat-new-slash", linkat(AT_FDCWD, "/tmp/gp/f", AT_FDCWD, "/tmp/gp/n3/", 0));
+    gp_res("symlink-new-slash", symlink("f", "/tmp/gp/sl/"));
+    gp_res("mknod-new-slash", mknod("/tmp/gp/nod/", S_IFREG | 0644, 0));
+    gp_res("mkdir-new-slash", mkdir("/tmp/gp/md/", 0755));
+
+    gp_res("rename-noreplace-dot", syscall(SYS_renameat2, AT_FDCWD, "/tmp/gp/f", AT_FDCWD, "/tmp/gp/d/.", 1));
+    gp_res("rename-dot", syscall(SYS_renameat2, AT_FDCWD, "/tmp/gp/f", AT_FDCWD, "/tmp/gp/d/.", 0));
+    gp_res("rename-noreplace-dotdot", syscall(SYS_renameat2, AT_FDCWD, "/tmp/gp/f", AT_FDCWD, "/tmp/gp/d/..", 1));
+    gp_res("rename-from-dot", syscall(SYS_renameat2, AT_FDCWD, "/tmp/gp/d/.", AT_FDCWD, "/tmp/gp/x", 1));
+    gp_res("rename-noreplace-exists", syscall(SYS_renameat2, AT_FDCWD, "/tmp/gp/f", AT_FDCWD, "/tmp/gp/e", 1));
+    gp_res("rename-exchange-missing", syscall(SYS_renameat2, AT_FDCWD, "/tmp/gp/f", AT_FDCWD, "/tmp/gp/zz", 2));
+    gp_res("rename-both-flags", syscall(SYS_renameat2, AT_FDCWD, "/tmp/gp/f", AT_FDCWD, "/tmp/gp/e", 3));
+
+    /* statx STATX_MNT_ID against mountinfo's ids */
+    static const char *mp[] = {"/", "/proc", "/tmp/gp/f", "/dev/null", "/proc/self/status"};
+    for (size_t i = 0; i < sizeof(mp) / sizeof(mp[0]); i++) {
+        struct statx sx;
+        memset(&sx, 0, sizeof(sx));
+        long r = syscall(SYS_statx, AT_FDCWD, mp[i], 0, STATX_BASIC_STATS | STATX_MNT_ID, &sx);
+        char name[64];
+        snprintf(name, sizeof(name), "statx-mnt-id %s", mp[i]);
+        if (r < 0) { gp_res(name, r); continue; }
+        /* the mount whose mount point is the longest prefix of the path */
+        char buf[8192], *l, *save = NULL;
+        long want = -1;
+        size_t best = 0;
+        gp_slurp("/proc/self/mountinfo", buf, sizeof(buf));
+        for (l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+            long id;
+            char mpt[256];
+            if (sscanf(l, "%ld %*d %*s %*s %255s", &id, mpt) != 2)
+                continue;
+            size_t n = strlen(mpt);
+            int under = !strcmp(mpt, "/") || (!strncmp(mp[i], mpt, n) && (mp[i][n] == '/' || !mp[i][n]));
+            if (under && n >= best) { best = n; want = id; }
+        }
+        printf("%s: mask %s, %s\n", name, sx.stx_mask & STATX_MNT_ID ? "has MNT_ID" : "no MNT_ID",
+               (long)sx.stx_mnt_id == want ? "matches mountinfo" : "differs from mountinfo");
+    }
+
+    /* truncate past RLIMIT_FSIZE */
+    signal(SIGXFSZ, gp_on_xfsz);
+    struct rlimit rl = {4096, 4096};
+    setrlimit(RLIMIT_FSIZE, &rl);
+    gp_res("truncate-past-fsize", truncate("/tmp/gp/e", 8192));
+    printf("sigxfsz: %d\n", gp_xfsz);
+    gp_res("truncate-within-fsize", truncate("/tmp/gp/e", 4096));
+    int fd = open("/tmp/gp/e", O_RDWR | O_CLOEXEC);
+    gp_res("ftruncate-past-fsize", ftruncate(fd, 8192));
+    printf("sigxfsz: %d\n", gp_xfsz);
+    close(fd);
+    gp_res("open-trunc-past-fsize", open("/tmp/gp/e", O_RDWR | O_TRUNC | O_CLOEXEC) >= 0 ? 0 : -1);
+    rl.rlim_cur = rl.rlim_max = RLIM_INFINITY;
+    setrlimit(RLIMIT_FSIZE, &rl);
+
+    /* futimesat(fd, NULL), utimes(NULL), utimensat with both UTIME_OMIT */
+    fd = open("/tmp/gp/e", O_RDWR | O_CLOEXEC);
+    struct timeval tv[2] = {{1000, 0}, {2000, 0}};
+    gp_res("futimesat-fd-null", syscall(SYS_futimesat, fd, NULL, tv));
+    struct stat st;
+    fstat(fd, &st);
+    printf("futimesat-fd-null-mtime: %ld\n", (long)st.st_mtime);
+    gp_res("futimesat-cwd-null", syscall(SYS_futimesat, AT_FDCWD, NULL, tv));
+    gp_res("utimes-null", syscall(SYS_utimes, NULL, tv));
+    gp_res("utimensat-fd-null", syscall(SYS_utimensat, fd, NULL, NULL, 0));
+    gp_res("utimensat-fd-null-nofollow", syscall(SYS_utimensat, fd, NULL, NULL, AT_SYMLINK_NOFOLLOW));
+    gp_res("utimensat-cwd-null", syscall(SYS_utimensat, AT_FDCWD, NULL, NULL, 0));
+    struct timespec omit[2] = {{5, UTIME_OMIT}, {5, UTIME_OMIT}};
+    gp_res("utimensat-omit-missing", syscall(SYS_utimensat, AT_FDCWD, "/tmp/gp/missing", omit, 0));
+    gp_res("utimensat-omit-badflags", syscall(SYS_utimensat, AT_FDCWD, "/tmp/gp/e", omit, 0x4000));
+    gp_res("utimensat-omit-proc", syscall(SYS_utimensat, AT_FDCWD, "/proc/self/status", omit, 0));
+    struct timespec badns[2] = {{5, 2000000000L}, {5, UTIME_OMIT}};
+    gp_res("utimensat-bad-nsec", syscall(SYS_utimensat, AT_FDCWD, "/tmp/gp/e", badns, 0));
+    close(fd);
+
+    /* setxattr errnos */
+    const char *F = "/tmp/gp/e";
+    char big[70000];
+    memset(big, 'v', sizeof(big));
+    char longname[300];
+    memset(longname, 'a', sizeof(longname));
+    memcpy(longname, "user.", 5);
+    longname[sizeof(longname) - 1] = 0;
+    gp_res("xattr-create", setxattr(F, "user.a", "v", 1, XATTR_CREATE));
+    gp_res("xattr-create-again", setxattr(F, "user.a", "v", 1, XATTR_CREATE));
+    gp_res("xattr-replace-missing", setxattr(F, "user.b", "v", 1, XATTR_REPLACE));
+    gp_res("xattr-replace", setxattr(F, "user.a", "w", 1, XATTR_REPLACE));
+    gp_res("xattr-both-flags", setxattr(F, "user.a", "v", 1, XATTR_CREATE | XATTR_REPLACE));
+    gp_res("xattr-bad-flags", setxattr(F, "user.a", "v", 1, 4));
+    gp_res("xattr-empty-name", setxattr(F, "", "v", 1, 0));
+    gp_res("xattr-no-namespace", setxattr(F, "plain", "v", 1, 0));
+    gp_res("xattr-unknown-namespace", setxattr(F, "bogus.x", "v", 1, 0));
+    gp_res("xattr-prefix-only", setxattr(F, "user.", "v", 1, 0));
+    gp_res("xattr-long-name", setxattr(F, longname, "v", 1, 0));
+    gp_res("xattr-too-big", setxattr(F, "user.big", big, sizeof(big), 0));
+    gp_res("xattr-max-size", setxattr(F, "user.max", big, 65536, 0));
+    gp_res("xattr-empty-value", setxattr(F, "user.empty", "", 0, 0));
+    gp_res("xattr-trusted", setxattr(F, "trusted.x", "v", 1, 0));
+    gp_res("xattr-security", setxattr(F, "security.x", "v", 1, 0));
+    gp_res("xattr-system-bad", setxattr(F, "system.posix_acl_access", "v", 1, 0));
+    gp_res("xattr-system-unknown", setxattr(F, "system.nope", "v", 1, 0));
+    symlink("e", "/tmp/gp/lnk");
+    gp_res("xattr-user-on-symlink", lsetxattr("/tmp/gp/lnk", "user.a", "v", 1, 0));
+    gp_res("xattr-user-on-dir", setxattr("/tmp/gp/d", "user.a", "v", 1, 0));
+    mknod("/tmp/gp/fifo", S_IFIFO | 0644, 0);
+    gp_res("xattr-user-on-fifo", setxattr("/tmp/gp/fifo", "user.a", "v", 1, 0));
+    gp_res("xattr-missing-file", setxattr("/tmp/gp/missing", "user.a", "v", 1, 0));
+    gp_res("xattr-proc", setxattr("/proc/self/status", "user.a", "v", 1, 0));
+    char small[1];
+    gp_res("getxattr-small", getxattr(F, "user.a", small, 0 + 1) >= 0 ? 0 : -1);
+    gp_res("getxattr-size0", getxattr(F, "user.a", NULL, 0));
+    gp_res("getxattr-missing", getxattr(F, "user.zz", small, 1));
+    gp_res("getxattr-no-namespace", getxattr(F, "plain", small, 1));
+    gp_res("removexattr-missing", removexattr(F, "user.zz"));
+    gp_res("removexattr-no-namespace", removexattr(F, "plain"));
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1589,6 +2281,10 @@ int main(int argc, char **argv)
         NEED(4, "thread-setuid-read UID PATH");
         return cmd_thread_setuid_read((uid_t)atoi(argv[2]), argv[3]);
     }
+    if (!strcmp(c, "gaps-proc")) return cmd_gaps_proc();
+    if (!strcmp(c, "gaps-inotify")) return cmd_gaps_inotify(argv[0]);
+    if (!strcmp(c, "gaps-path")) return cmd_gaps_path();
+    if (!strcmp(c, "gaps-mem-access")) return cmd_gaps_mem_access();
     fprintf(stderr, "rsphelper: unknown subcommand %s\n", c);
     return 2;
 }
