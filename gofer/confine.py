@@ -47,7 +47,7 @@ GOFER_SYSCALLS = frozenset({
     # the file operations, all relative to an fd
     "openat2", "mkdirat", "mknodat", "unlinkat", "renameat2", "renameat", "symlinkat",
     "linkat", "readlinkat", "fchmodat", "fchmodat2", "fchownat", "utimensat",
-    "ftruncate", "fstatfs", "statfs", "faccessat2", "faccessat", "getdents64",
+    "ftruncate", "truncate", "fstatfs", "statfs", "faccessat2", "faccessat", "getdents64",
     "chmod",  # os.chmod("/proc/self/fd/N"): nothing else is nameable in its root
     # extended attributes (through /proc/self/fd/N of an fd it holds)
     "getxattr", "lgetxattr", "setxattr", "lsetxattr", "listxattr", "llistxattr",

@@ -222,14 +222,10 @@ class Gofer:
         try:
             if name in (".", ".."):
                 raise OSError(errno.EEXIST, "mknod")
-            if kind == stat.S_IFREG:
-                fd = openat2(pfd, name, os.O_CREAT | os.O_EXCL | os.O_RDONLY | os.O_CLOEXEC,
-                             perm, IN_ROOT)
-                os.close(fd)
-            elif kind == stat.S_IFIFO:
+            if kind == stat.S_IFIFO:
                 os.mkfifo(name, perm, dir_fd=pfd)
-            else:
-                os.mknod(name, stat.S_IFSOCK | perm, dir_fd=pfd)
+            else:  # a regular file too: an open would add inotify's OPEN and CLOSE
+                os.mknod(name, kind | perm, dir_fd=pfd)
             return 0, b"", -1
         finally:
             os.close(pfd)
@@ -405,10 +401,12 @@ class Gofer:
     def op_truncate(self, r: Request) -> tuple[int, bytes, int]:
         if r.a[0] < 0:
             raise OSError(errno.EINVAL, "truncate")
-        # non-blocking: a FIFO must not make the gofer wait (ftruncate then says EINVAL)
-        fd = self._open(r.paths[0], os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY)
+        # truncate(2) of the resolved file through its O_PATH fd, as Linux's truncate:
+        # no open (no inotify OPEN/CLOSE_WRITE, no wait on a FIFO: EINVAL), EISDIR for
+        # a directory, and the kernel's write-permission and read-only-mount checks
+        fd = self._open(r.paths[0], os.O_PATH)
         try:
-            os.ftruncate(fd, r.a[0])
+            os.truncate(f"/proc/self/fd/{fd}", r.a[0])
             return 0, b"", -1
         finally:
             os.close(fd)

@@ -111,11 +111,15 @@ class Node:
 class File(Node):
     def __init__(self, content: Callable[[Task], bytes] | bytes, mode: int = 0o444,
                  owner: Owner | None = None,
-                 check: Callable[[Task], None] | None = None) -> None:
+                 check: Callable[[Task], None] | None = None,
+                 opener: Callable[[Task, int], int | None] | None = None) -> None:
         self._content = content
         self.mode = mode
         self.owner = owner
         self.check = check  # may raise (e.g. EACCES for another user's environ)
+        # opener(t, flags): an fd for this open (e.g. the task's own /proc/PID/mem),
+        # or None for the sealed snapshot of content; may raise
+        self.opener = opener
 
     def content(self, t: Task) -> bytes:
         c = self._content
@@ -213,7 +217,7 @@ class MagicFd(Node):
     def host_target(self) -> str:
         try:
             target = os.readlink(self.link)
-            if target.startswith("/") and not target.startswith(MEMFD_LINK) \
+            if target.startswith("/") and not target.startswith("/memfd:") \
                     and not _in_task_mounts(self.hp, self.n):
                 # a file from outside the container tree: the sandbox's own pty (from
                 # the sentry's devpts instance) or stdio the caller handed over, whose
@@ -430,14 +434,24 @@ class SyntheticFS(FileSystem):
 
     def prepare_cwd(self, t: Task, p: Path) -> None:
         visited: list[tuple[Dir, str]] = []
-        node, canon = self.walk(t, p, True, visited)
+        try:
+            node, canon = self.walk(t, p, True, visited)
+        except Redirect:
+            # the path leaves through a symlink or magic link (/proc/self/fd/N naming
+            # a container directory): the kernel's walk passes the same links in the
+            # skeleton, then the real target prepares itself (the caller follows)
+            self._materialise_all(t, visited)
+            raise
         if not isinstance(node, Dir):
             raise SyscallError(errno.ENOTDIR)
+        self._materialise_all(t, visited + [(node, canon)])  # type: ignore[list-item]
+
+    def _materialise_all(self, t: Task, dirs: list[tuple[Dir, str]]) -> None:
         done: set[str] = set()
-        for d, path in visited + [(node, canon)]:
+        for d, path in dirs:
             if path not in done:
                 done.add(path)
-                self.materialise(t, d, path)  # type: ignore[arg-type]
+                self.materialise(t, d, path)
 
     # -- FileSystem --------------------------------------------------------------------
     # Changes to a synthetic file are refused, but a path through a magic link
@@ -493,6 +507,10 @@ class SyntheticFS(FileSystem):
         if isinstance(node, (Device, MagicFd)):
             return node.open(t, flags)
         assert isinstance(node, File)
+        if node.opener is not None:
+            fd = node.opener(t, flags)
+            if fd is not None:
+                return fd
         if acc != os.O_RDONLY or flags & os.O_TRUNC:
             raise SyscallError(errno.EACCES)
         if node.check is not None:

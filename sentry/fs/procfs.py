@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Callable
 
 from sentry.errors import SyscallError, TaskGone
 from sentry.fs.node import (
-    Dir, File, MagicFd, Node, Symlink, SyntheticFS, host_read, sandbox_name, text,
+    Dir, File, MagicFd, Node, Symlink, SyntheticFS, host_read, open_host, sandbox_name, text,
 )
 
 if TYPE_CHECKING:
@@ -169,12 +169,15 @@ def pidns_of(kernel) -> PidNS:  # type: ignore[no-untyped-def]
 _PID_LINES = {"Tgid", "Pid", "PPid", "TracerPid", "Ngid", "NStgid", "NSpid", "NSpgid", "NSsid"}
 
 
-def status_text(ns: PidNS, hp: int) -> bytes:
+def status_text(ns: PidNS, hp: int, reader: int = 0) -> bytes:
+    """/proc/<hp>/status as the sandbox shows it; reader is the host tid reading it."""
     raw = host_read(f"/proc/{hp}/status").decode(errors="replace")
     lv = ns.level
     out = []
     for line in raw.splitlines():
         key, _, value = line.partition(":")
+        if key == "State" and reader == hp:
+            line = "State:\tR (running)"  # (see stat_text)
         if key in _PID_LINES:
             v = value.strip()
             if key.startswith("NS"):
@@ -193,12 +196,17 @@ def status_text(ns: PidNS, hp: int) -> bytes:
     return ("\n".join(out) + "\n").encode()
 
 
-def stat_text(ns: PidNS, hp: int) -> bytes:
+def stat_text(ns: PidNS, hp: int, reader: int = 0) -> bytes:
+    """/proc/<hp>/stat as the sandbox shows it; reader is the host tid reading it.
+    A task reading its own state is running, as on Linux, though the host sees it
+    waiting for the sentry's answer (S, or t on the ptrace platform)."""
     raw = host_read(f"/proc/{hp}/stat").decode(errors="replace")
     head, _, tail = raw.rpartition(")")
     _pid, _, comm = head.partition(" (")
     fields = tail.split()
     # fields: state ppid pgrp session tty_nr tpgid ...
+    if reader == hp:
+        fields[0] = "R"
     st = _status_fields(hp)
     lv = ns.level
 
@@ -349,6 +357,11 @@ class ProcFS(SyntheticFS):
             "shmall": host("/proc/sys/kernel/shmall", b"18446744073692774399\n"),
             "shmmni": host("/proc/sys/kernel/shmmni", b"4096\n"),
             "msgmax": host("/proc/sys/kernel/msgmax", b"8192\n"),
+            "msgmnb": host("/proc/sys/kernel/msgmnb", b"16384\n"),
+            "msgmni": host("/proc/sys/kernel/msgmni", b"32000\n"),
+            "printk": text("4\t4\t1\t7\n"),
+            "core_pattern": text("core\n"),  # the host's may name a host program
+            "keys": Dir({"maxkeys": text("200\n"), "maxbytes": text("20000\n")}),
             "sem": host("/proc/sys/kernel/sem", b"32000\t1024000000\t500\t32000\n"),
             "random": Dir({
                 "boot_id": text(self.boot_id + "\n"),
@@ -362,6 +375,16 @@ class ProcFS(SyntheticFS):
                 "file-max": host("/proc/sys/fs/file-max", b"9223372036854775807\n"),
                 "nr_open": host("/proc/sys/fs/nr_open", b"1048576\n"),
                 "pipe-max-size": host("/proc/sys/fs/pipe-max-size", b"1048576\n"),
+                "file-nr": host("/proc/sys/fs/file-nr", b"0\t0\t9223372036854775807\n"),
+                "inode-nr": host("/proc/sys/fs/inode-nr", b"0\t0\n"),
+                "protected_symlinks": host("/proc/sys/fs/protected_symlinks", b"1\n"),
+                "protected_hardlinks": host("/proc/sys/fs/protected_hardlinks", b"1\n"),
+                "suid_dumpable": host("/proc/sys/fs/suid_dumpable", b"0\n"),
+                "mqueue": Dir({
+                    n: host(f"/proc/sys/fs/mqueue/{n}", default)
+                    for n, default in (("msg_max", b"10\n"), ("msgsize_max", b"8192\n"),
+                                       ("queues_max", b"256\n"))
+                }),
                 "inotify": Dir({
                     n: host(f"/proc/sys/fs/inotify/{n}", b"8192\n")
                     for n in ("max_user_instances", "max_user_watches", "max_queued_events")
@@ -370,6 +393,29 @@ class ProcFS(SyntheticFS):
             "vm": Dir({
                 "overcommit_memory": host("/proc/sys/vm/overcommit_memory", b"0\n"),
                 "max_map_count": host("/proc/sys/vm/max_map_count", b"65530\n"),
+                "overcommit_ratio": host("/proc/sys/vm/overcommit_ratio", b"50\n"),
+                "mmap_min_addr": host("/proc/sys/vm/mmap_min_addr", b"65536\n"),
+                "swappiness": host("/proc/sys/vm/swappiness", b"60\n"),
+                "dirty_ratio": host("/proc/sys/vm/dirty_ratio", b"20\n"),
+            }),
+            # what a fresh network namespace starts with (the sentry's own, the host's,
+            # is not the workload's); the buffer limits are global
+            "net": Dir({
+                "core": Dir({
+                    "somaxconn": text("4096\n"),
+                    "rmem_max": host("/proc/sys/net/core/rmem_max", b"212992\n"),
+                    "wmem_max": host("/proc/sys/net/core/wmem_max", b"212992\n"),
+                }),
+                "ipv4": Dir({
+                    "ip_forward": text("0\n"),
+                    "ip_local_port_range": text("32768\t60999\n"),
+                    "ip_unprivileged_port_start": text("1024\n"),
+                    "ping_group_range": text("1\t0\n"),
+                    "tcp_fin_timeout": text("60\n"),
+                    "tcp_keepalive_time": text("7200\n"),
+                }),
+                "ipv6": Dir({"conf": Dir({"all": Dir({"disable_ipv6": text("0\n")})})}),
+                "unix": Dir({"max_dgram_qlen": text("10\n")}),
             }),
         })
         return {
@@ -382,6 +428,7 @@ class ProcFS(SyntheticFS):
             "uptime": File(uptime),
             "loadavg": File(loadavg),
             "filesystems": text(filesystems),
+            "devices": host("/proc/devices"),
             "version": text(f"Linux version {cfg.kernel_release} (runsc-py) "
                             f"{cfg.kernel_version}\n"),
             "cmdline": text("\n"),
@@ -436,13 +483,31 @@ class ProcFS(SyntheticFS):
 
         def fds(t: Task) -> dict[str, Node]:
             may_inspect(t)
-            return {n: MagicFd(hp, int(n), owner) for n in _listdir(f"/proc/{hp}/fd")}
+            return {n: ProcFd(ns, hp, int(n), owner) for n in _listdir(f"/proc/{hp}/fd")}
 
         def fd_lookup(t: Task, name: str) -> Node | None:
             may_inspect(t)
             if name.isdigit() and os.path.lexists(f"/proc/{hp}/fd/{name}"):
-                return MagicFd(hp, int(name), owner)
+                return ProcFd(ns, hp, int(name), owner)
             return None
+
+        def comm_open(t: Task, flags: int) -> int | None:
+            """A write opens the task's host comm file: the host kernel renames only
+            a thread of the writer's own process (EINVAL otherwise), as it should."""
+            if flags & _ACCMODE == os.O_RDONLY:
+                return None
+            may_write(t, 0o644, owner())
+            return open_host(f"/proc/{hp}/comm", flags & ~os.O_TRUNC)
+
+        def mem_open(t: Task, flags: int) -> int:
+            """The task's own memory, through the host's /proc/<hp>/mem, after the
+            check Linux makes of the opener (ptrace attach): the sentry's own open
+            would pass any check."""
+            may_ptrace_attach(t, ns, hp)
+            return open_host(f"/proc/{hp}/mem", flags & (_ACCMODE | os.O_CLOEXEC))
+
+        def ns_entries(t: Task) -> dict[str, Node]:
+            return {n: NsLink(hp, n, owner, may_inspect) for n in _NAMESPACES}
 
         def fdinfo(t: Task) -> dict[str, Node]:
             may_inspect(t)
@@ -458,10 +523,14 @@ class ProcFS(SyntheticFS):
 
         # each node is made when looked up: a lookup (/proc/self/exe) makes one
         makers: dict[str, Callable[[], Node]] = {
-            "status": lambda: File(lambda t: status_text(ns, hp), owner=owner),
-            "stat": lambda: File(lambda t: stat_text(ns, hp), owner=owner),
+            "status": lambda: File(lambda t: status_text(ns, hp, t.pid), owner=owner),
+            "stat": lambda: File(lambda t: stat_text(ns, hp, t.pid), owner=owner),
             "cmdline": lambda: hfile("cmdline"),
-            "comm": lambda: hfile("comm"),
+            "comm": lambda: File(lambda t: host_read(f"/proc/{hp}/comm"), mode=0o644,
+                                 owner=owner, opener=comm_open),
+            "io": lambda: File(lambda t: host_read(f"/proc/{hp}/io"), mode=0o400,
+                               owner=owner, check=may_inspect),
+            "mem": lambda: File(b"", mode=0o600, owner=owner, opener=mem_open),
             "environ": lambda: File(lambda t: host_read(f"/proc/{hp}/environ"), mode=0o400,
                                     owner=owner, check=may_inspect),
             "exe": lambda: link("exe"),
@@ -478,9 +547,11 @@ class ProcFS(SyntheticFS):
                                  owner=owner, check=may_inspect),
             "oom_score_adj": lambda: hfile("oom_score_adj"),
             "cgroup": lambda: File(b"0::/\n", owner=owner),
-            "ns": lambda: Dir(owner=owner, mode=0o511),
+            "ns": lambda: Dir(ns_entries, owner=owner, mode=0o511),
         }
-        if not thread:
+        if thread:
+            makers["children"] = lambda: File(lambda t: children_text(ns, hp), owner=owner)
+        else:
             makers["task"] = lambda: Dir(tasks, owner=owner)
 
         def check_alive() -> None:
@@ -497,6 +568,153 @@ class ProcFS(SyntheticFS):
             return make() if make is not None else None
 
         return Dir(entries, lookup, owner=owner)
+
+
+_ACCMODE = 3
+_NAMESPACES = ("cgroup", "ipc", "mnt", "net", "pid", "pid_for_children", "time",
+               "time_for_children", "user", "uts")
+CAP_DAC_OVERRIDE, CAP_SYS_PTRACE = 1, 19
+
+
+def may_write(t: Task, mode: int, ids: tuple[int, int]) -> None:
+    """Write permission by mode bits, as generic_permission grants it."""
+    c = t.creds()
+    if c.has_cap(CAP_DAC_OVERRIDE):
+        return
+    uid, gid = ids
+    bit = 0o200 if c.fsuid == uid else 0o020 if gid == c.fsgid or gid in c.groups else 0o002
+    if not mode & bit:
+        raise SyscallError(errno.EACCES)
+
+
+def _ids_line(raw: bytes, key: bytes) -> list[int]:
+    return [int(x) for x in (_status_line(raw, key) or b"").split()]
+
+
+def _cap_line(raw: bytes, key: bytes) -> int:
+    return int(_status_line(raw, key) or b"0", 16)
+
+
+def may_ptrace_attach(t: Task, ns: PidNS, hp: int) -> None:
+    """Linux's ptrace_may_access(PTRACE_MODE_ATTACH_FSCREDS) of the caller over host
+    task hp (what opening /proc/PID/mem asks): a thread of its own process always;
+    otherwise CAP_SYS_PTRACE, or the same ids (fsuid/fsgid against the target's real,
+    effective and saved ones) over a dumpable task whose permitted capabilities are
+    the caller's too; and Yama's ptrace_scope over it (1: a descendant of the caller)."""
+    try:
+        _sp, _tid, caller_tgid = ns.caller_ids(t)
+        target = host_read(f"/proc/{hp}/status")
+        target_tgid = int(_status_line(target, b"Tgid") or b"0")
+        owner_uid = os.stat(f"/proc/{hp}").st_uid
+    except (OSError, ValueError):
+        raise SyscallError(errno.ENOENT) from None
+    if target_tgid == caller_tgid:
+        return
+    c = t.creds()
+    privileged = c.has_cap(CAP_SYS_PTRACE)
+    if not privileged:
+        uids, gids = _ids_line(target, b"Uid")[:3], _ids_line(target, b"Gid")[:3]
+        mine = t.proc_status()
+        if any(u != c.fsuid for u in uids) or any(g != c.fsgid for g in gids) \
+                or owner_uid != (uids[1] if uids else -1) \
+                or _cap_line(target, b"CapPrm") & ~_cap_line(mine, b"CapPrm"):
+            raise SyscallError(errno.EACCES)
+    scope = host_read("/proc/sys/kernel/yama/ptrace_scope", b"0").strip()
+    if scope == b"3" or (scope == b"2" and not privileged):
+        raise SyscallError(errno.EACCES)
+    if scope == b"1" and not privileged and not _descends_from(hp, caller_tgid):
+        raise SyscallError(errno.EACCES)
+
+
+def _descends_from(hp: int, ancestor: int) -> bool:
+    seen = 0
+    while hp > 1 and seen < 4096:
+        try:
+            hp = int(_status_line(host_read(f"/proc/{hp}/status"), b"PPid") or b"0")
+        except (SyscallError, ValueError):
+            return False
+        if hp == ancestor:
+            return True
+        seen += 1
+    return False
+
+
+def children_text(ns: PidNS, hp: int) -> bytes:
+    """task/<tid>/children: the thread's children, by their sandbox pids."""
+    raw = host_read(f"/proc/{hp}/task/{hp}/children", b"")
+    return "".join(f"{ns.to_sandbox(int(c))} " for c in raw.split()).encode()
+
+
+class ProcFd(MagicFd):
+    """/proc/PID/fd/N of a sandbox task. Files the sentry opened in the host's /proc
+    for the task (its /proc/PID/mem, comm) read back under their sandbox pid; reopening
+    a /proc/PID/mem through such a link asks the caller's own right to it (the
+    sentry's reopen would pass any check)."""
+
+    def __init__(self, ns: PidNS, hp: int, n: int, owner=None) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(hp, n, owner)
+        self.ns = ns
+
+    def _host_proc(self) -> tuple[int, str] | None:
+        try:
+            target = os.readlink(self.link)
+        except OSError:
+            return None
+        m = _HOST_PROC.match(target)
+        try:
+            if m is None or os.stat(self.link).st_dev != os.stat("/proc").st_dev:
+                return None  # (a file of the skeleton: its own /proc path)
+        except OSError:
+            return None
+        return int(m.group(1)), m.group(2) or ""
+
+    def host_target(self) -> str:
+        hit = self._host_proc()
+        if hit is not None:
+            sp = self.ns.to_sandbox(hit[0])
+            if sp:
+                return f"/proc/{sp}{hit[1]}"
+        return super().host_target()
+
+    def open(self, t: Task, flags: int) -> int:
+        hit = self._host_proc()
+        if hit is not None and hit[1] == "/mem":
+            may_ptrace_attach(t, self.ns, hit[0])
+        return super().open(t, flags)
+
+
+_HOST_PROC = re.compile(r"/proc/(\d+)(/.*)?$")
+
+
+class NsLink(MagicFd):
+    """/proc/PID/ns/NAME: reads as the host names it ("net:[4026531840]"); an open
+    gives the task that namespace's nsfs file, which it can compare and fstat but not
+    enter (setns is refused) nor query (its ioctls are not in the allowed set)."""
+
+    def __init__(self, hp: int, name: str, owner, check) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(hp, -1, owner)
+        self.name = name
+        self.check = check
+
+    @property
+    def link(self) -> str:
+        return f"/proc/{self.hp}/ns/{self.name}"
+
+    def host_target(self) -> str:
+        try:
+            return os.readlink(self.link)
+        except OSError:
+            raise SyscallError(errno.ENOENT) from None
+
+    def target(self, t: Task) -> str:
+        self.check(t)
+        return self.host_target()
+
+    def open(self, t: Task, flags: int) -> int:
+        self.check(t)
+        if flags & _ACCMODE != os.O_RDONLY:
+            raise SyscallError(errno.EACCES)
+        return open_host(self.link, os.O_RDONLY | (flags & os.O_CLOEXEC))
 
 
 def _listdir(path: str) -> list[str]:

@@ -112,3 +112,15 @@ def last_cap() -> int:
             return int(f.read())
     except OSError:
         return CAP_LAST
+
+
+SYS_pidfd_getfd = 438
+
+
+def pidfd_getfd(pid: int, fd: int) -> int:
+    """A copy of process pid's fd (the same open file description), close-on-exec."""
+    pidfd = os.pidfd_open(pid)
+    try:
+        return _check(_libc.syscall(SYS_pidfd_getfd, pidfd, fd, 0), "pidfd_getfd")
+    finally:
+        os.close(pidfd)

@@ -152,7 +152,7 @@ def chdir(t: Task) -> Result:
     if not stat.S_ISDIR(stat_mode(packed)):
         raise SyscallError(errno.ENOTDIR)
     t.kernel.mounts.follow(lambda q: q.fs.access(t, q, os.X_OK, True), t, p)
-    p.fs.prepare_cwd(t, p)
+    t.kernel.mounts.follow(lambda q: q.fs.prepare_cwd(t, q), t, p)
     return CONTINUE
 
 

@@ -18,6 +18,7 @@ from sentry.syscalls import (
     sys_file,
     sys_identity,
     sys_inotify,
+    sys_read_write,
     sys_refused,
     sys_stat,
     sys_sysinfo,
@@ -43,6 +44,7 @@ SAFE_PERSONAS = frozenset({0x0, 0x8, 0x20000, 0x20008, 0xFFFFFFFF})
 # native only for a sandbox whose spec grants CAP_SYS_PTRACE (the kernel's own ptrace
 # access checks then apply), EPERM otherwise.
 PTRACE_CALLS = ("process_vm_readv", "process_vm_writev", "pidfd_getfd", "kcmp")
+SEEK_SET, SEEK_CUR, SEEK_DATA, SEEK_HOLE = 0, 1, 3, 4
 
 # ioctl requests that act only on the fd's own file and leak nothing of the host:
 # terminal attributes and sizes, pty allocation, fd flags, bytes readable, socket and
@@ -60,7 +62,7 @@ SAFE_IOCTLS = frozenset({
 })
 
 _NATIVE = """
-read write readv writev pread64 pwrite64 preadv pwritev preadv2 pwritev2 lseek close
+read write readv writev pread64 pwrite64 preadv pwritev preadv2 pwritev2 close
 close_range dup dup2 dup3 fcntl flock fsync fdatasync sync_file_range fallocate ftruncate
 fchmod fchown fstat fstatfs getdents getdents64 fchdir fadvise64 readahead sendfile splice
 tee vmsplice copy_file_range fgetxattr flistxattr fsetxattr fremovexattr sync syncfs
@@ -199,6 +201,9 @@ def _entries() -> list[Syscall]:
     for name in PTRACE_CALLS:
         out.append(Syscall(name, P, getattr(sys_refused, name), native_with_cap=CAP_SYS_PTRACE,
                            note="native when the spec grants CAP_SYS_PTRACE; else EPERM"))
+    native_if("lseek", ArgIn(2, frozenset({SEEK_SET, SEEK_CUR, SEEK_DATA, SEEK_HOLE})),
+              sys_read_write.lseek, "SEEK_END on a synthetic /proc file or directory "
+              "answered as Linux's (EINVAL for seq files, else offset + 0)")
     out.append(Syscall("clone3", Support.ERROR, sys_refused.clone3, errno=errno.ENOSYS,
                        note="libc falls back to clone(2), whose flags the filter sees"))
     return out
