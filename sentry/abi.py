@@ -9,19 +9,20 @@ from gofer.protocol import STAT
 # struct statx (linux/stat.h), 256 bytes
 STATX = struct.Struct("<IIQIIIHHQQQQ" + "qIi" * 4 + "IIIIQII" + "96x")
 STATX_BASIC_STATS = 0x7FF
+STATX_MNT_ID = 0x1000
 
 
-def stat_to_statx(packed_stat: bytes) -> bytes:
+def stat_to_statx(packed_stat: bytes, mnt_id: int) -> bytes:
     (dev, ino, nlink, mode, uid, gid, _pad, rdev, size, blksize, blocks,
      atime, atime_ns, mtime, mtime_ns, ctime, ctime_ns, *_r) = STAT.unpack(packed_stat)
     return STATX.pack(
-        STATX_BASIC_STATS, blksize, 0, nlink, uid, gid, mode & 0xFFFF, 0, ino, size,
+        STATX_BASIC_STATS | STATX_MNT_ID, blksize, 0, nlink, uid, gid, mode & 0xFFFF, 0, ino, size,
         blocks, 0,
         atime, atime_ns, 0,
         0, 0, 0,  # btime: not reported (STATX_BTIME is not in the mask)
         ctime, ctime_ns, 0,
         mtime, mtime_ns, 0,
-        os.major(rdev), os.minor(rdev), os.major(dev), os.minor(dev), 0, 0, 0,
+        os.major(rdev), os.minor(rdev), os.major(dev), os.minor(dev), mnt_id, 0, 0,
     )
 
 

@@ -44,8 +44,18 @@ class MountTable:
     def __init__(self, mounts: list[Mount]) -> None:
         # longest destination first, so the first prefix match is the innermost mount
         self.mounts = sorted(mounts, key=lambda m: len(m.dest), reverse=True)
+        self._ids: dict[int, int] | None = None
         if not any(m.dest == "/" for m in mounts):
             raise ValueError("the mount table needs a root")
+
+    def mount_id(self, m: Mount) -> int:
+        """m's id, as /proc/PID/mountinfo and statx's stx_mnt_id give it: parents
+        (shorter destinations) first, from 100."""
+        ids = self._ids
+        if ids is None:
+            by_len = sorted(self.mounts, key=lambda x: len(x.dest))
+            ids = self._ids = {id(x): 100 + i for i, x in enumerate(by_len)}
+        return ids[id(m)]
 
     def mount_for(self, norm: str) -> Mount:
         for m in self.mounts:

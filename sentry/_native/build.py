@@ -35,7 +35,7 @@ ffibuilder.cdef(
     int task_creds(int tid, struct task_creds *out);
     void task_creds_changing(int tid, int nr);
     int fast_configure(int sock, int root, uint64_t open_flags, const char *memfd,
-                       const char *const *dests, const int *kinds, int n);
+                       const char *const *dests, const int *kinds, const int *ids, int n);
     void exec_loadable_add(uint64_t dev, uint64_t ino, int64_t size, int64_t mtime_ns,
                            int64_t ctime_ns, const char *interp);
 

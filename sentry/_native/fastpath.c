@@ -47,7 +47,7 @@
 #define MOUNT_OTHER 0 /* a synthetic filesystem C does not serve */
 #define MOUNT_GOFER 1
 #define MOUNT_PROC 2
-static struct { char dest[256]; size_t len; int kind; } mounts[MAX_MOUNTS];
+static struct { char dest[256]; size_t len; int kind; int id; } mounts[MAX_MOUNTS];
 static int nmounts = -1; /* -1: not configured, Python serves everything */
 static int root_fd = -1; /* the container tree's root, as the gofer's */
 static uint64_t open_mask; /* gofer/protocol.py OPEN_FLAGS */
@@ -55,11 +55,11 @@ static char memfd_link[64]; /* sentry/fs/node.py MEMFD_LINK: a synthetic file's 
 
 /* The gofer's socket and the tree's root (both the sentry's, kept open), the open(2)
  * flags an OPEN honours, the prefix of a synthetic file's memfd name, and the mount
- * table: dests[i] (normalised, absolute) and what serves it (a MOUNT_* kind), longest
- * first as MountTable keeps them. Returns -E2BIG when the table does not fit (C then
- * stays out). */
+ * table: dests[i] (normalised, absolute), what serves it (a MOUNT_* kind) and its id
+ * (MountTable.mount_id: statx's stx_mnt_id), longest first as MountTable keeps them.
+ * Returns -E2BIG when the table does not fit (C then stays out). */
 int fast_configure(int sock, int root, uint64_t open_flags, const char *memfd,
-                   const char *const *dests, const int *kinds, int n)
+                   const char *const *dests, const int *kinds, const int *ids, int n)
 {
     nmounts = -1;
     if (n > MAX_MOUNTS || strlen(memfd) >= sizeof(memfd_link))
@@ -72,6 +72,7 @@ int fast_configure(int sock, int root, uint64_t open_flags, const char *memfd,
         memcpy(mounts[i].dest, dests[i], len + 1);
         mounts[i].len = strcmp(dests[i], "/") == 0 ? 0 : len;
         mounts[i].kind = kinds[i];
+        mounts[i].id = ids[i];
     }
     gofer_sock = sock;
     root_fd = root;
@@ -483,12 +484,13 @@ static int place_path(struct fast_call *fc, int dirfd, uint64_t addr)
     return 1;
 }
 
-/* struct statx (linux/stat.h), from the gofer's struct stat: as sentry/abi.py's
- * stat_to_statx (the basic stats; no btime) */
-static void stat_to_statx(const struct stat *st, struct statx *sx)
+/* struct statx (linux/stat.h), from the gofer's struct stat and the mount's id: as
+ * sentry/abi.py's stat_to_statx (the basic stats and STATX_MNT_ID; no btime) */
+static void stat_to_statx(const struct stat *st, int mnt_id, struct statx *sx)
 {
     memset(sx, 0, sizeof(*sx));
-    sx->stx_mask = STATX_BASIC_STATS;
+    sx->stx_mask = STATX_BASIC_STATS | STATX_MNT_ID;
+    sx->stx_mnt_id = (uint64_t)mnt_id;
     sx->stx_blksize = (uint32_t)st->st_blksize;
     sx->stx_nlink = (uint32_t)st->st_nlink;
     sx->stx_uid = st->st_uid;
@@ -543,7 +545,7 @@ static int stat_at(struct fast_call *fc, int dirfd, uint64_t addr, int flags,
     int64_t wrote;
     if (statx) {
         struct statx sx;
-        stat_to_statx(&st, &sx);
+        stat_to_statx(&st, mounts[fc->mount].id, &sx);
         wrote = task_write((int)fc->notif->pid, out, &sx, sizeof(sx));
     } else {
         wrote = task_write((int)fc->notif->pid, out, &st, sizeof(st));

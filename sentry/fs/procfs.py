@@ -236,16 +236,16 @@ def mounts_text(kernel) -> bytes:  # type: ignore[no-untyped-def]
 
 
 def mountinfo_text(kernel) -> bytes:  # type: ignore[no-untyped-def]
-    ms = sorted(kernel.mounts.mounts, key=lambda m: len(m.dest))
-    ids = {m.dest: 100 + i for i, m in enumerate(ms)}
+    table = kernel.mounts
+    ms = sorted(table.mounts, key=table.mount_id)
     lines = []
     for i, m in enumerate(ms):
         parent = 99
         for other in ms[:i][::-1]:
             if other.dest == "/" or m.dest.startswith(other.dest + "/"):
-                parent = ids[other.dest]
+                parent = table.mount_id(other)
                 break
-        lines.append(f"{ids[m.dest]} {parent} 0:{50 + i} / {m.dest} {m.options} - "
+        lines.append(f"{table.mount_id(m)} {parent} 0:{50 + i} / {m.dest} {m.options} - "
                      f"{m.fstype} {m.source} {m.options}")
     return ("\n".join(lines) + "\n").encode()
 

@@ -65,6 +65,7 @@ class SeccompPlatform:
                                  ffi.new("char *[]", dests),
                                  ffi.new("int[]", [_MOUNT_KINDS.get(m.fs.name, 0)
                                                    for m in mounts]),
+                                 ffi.new("int[]", [kernel.mounts.mount_id(m) for m in mounts]),
                                  len(mounts))
         if ret < 0:  # a mount table C cannot hold: every call goes to Python
             log.warning("C fast path off: %s", os.strerror(-ret))

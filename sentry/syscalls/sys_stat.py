@@ -16,16 +16,24 @@ _STAT_FLAGS = AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT
 
 def stat_of(t: Task, dirfd: int, addr: int, flags: int) -> bytes:
     """struct stat of (dirfd, path) as the sandbox sees it."""
+    return _stat_and_mount(t, dirfd, addr, flags)[0]
+
+
+def _stat_and_mount(t: Task, dirfd: int, addr: int, flags: int) -> tuple[bytes, int]:
+    """struct stat of (dirfd, path) and the id of the mount it lies on."""
+    table = t.kernel.mounts
     path = t.read_path(addr)
     if not path and flags & AT_EMPTY_PATH:
         # the fd (or cwd) itself: the host's /proc/PID/fd magic link reaches its file
         if dirfd == AT_FDCWD:
             path = t.cwd()
         else:
-            return pack_stat(t.fd_stat(dirfd))
-    p = t.kernel.mounts.resolve(t, dirfd, path)
+            packed = pack_stat(t.fd_stat(dirfd))
+            where = t.fd_path(dirfd)
+            return packed, table.mount_id(table.path(where).mount) if where.startswith("/") else 0
+    p = table.resolve(t, dirfd, path)
     follow = not flags & AT_SYMLINK_NOFOLLOW
-    return t.kernel.mounts.follow(lambda q: q.fs.stat(t, q, follow), t, p)
+    return table.follow(lambda q: (q.fs.stat(t, q, follow), table.mount_id(q.mount)), t, p)
 
 
 def stat(t: Task) -> int:
@@ -50,13 +58,15 @@ def newfstatat(t: Task) -> int:
 
 
 def statx(t: Task) -> int:
-    """statx implements Linux syscall statx(2): the basic stats (STATX_BASIC_STATS)."""
+    """statx implements Linux syscall statx(2): the basic stats (STATX_BASIC_STATS) and
+    the mount's id (STATX_MNT_ID, as in /proc/PID/mountinfo)."""
     flags = t.arg_int(2)
     if flags & ~(_STAT_FLAGS | AT_STATX_SYNC_TYPE) or flags & AT_STATX_SYNC_TYPE == AT_STATX_SYNC_TYPE:
         raise SyscallError(errno.EINVAL)
     if t.args[3] & 0x80000000:  # STATX__RESERVED
         raise SyscallError(errno.EINVAL)
-    t.write_bytes(t.args[4], stat_to_statx(stat_of(t, t.arg_int(0), t.args[1], flags)))
+    packed, mnt_id = _stat_and_mount(t, t.arg_int(0), t.args[1], flags)
+    t.write_bytes(t.args[4], stat_to_statx(packed, mnt_id))
     return 0
 
 
