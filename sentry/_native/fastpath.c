@@ -1,7 +1,7 @@
 /*
  * The sentry's cheap handlers, in C: stat, open and unlink of a path in the container
- * tree, execve of a program loader.py already found loadable, and readlink of the
- * sandbox's /proc/self/exe.
+ * tree, execve of a program loader.py already found loadable, readlink of the
+ * sandbox's /proc/self/exe, and lseek(SEEK_END) of anything but a synthetic file.
  *
  * These are most of what real programs trap (a Python import is a dozen stats and an
  * open), and their answer is one gofer round trip at most: entering Python for them
@@ -754,6 +754,27 @@ static int fast_readlinkat(struct fast_call *fc)
     return readlink_at(fc, arg_int(fc->notif, 0), a[1], a[2], arg_int(fc->notif, 3));
 }
 
+/* lseek(2), trapped for SEEK_END (and unknown whences): it runs in the kernel
+ * (CONTINUE: an fd and integers decide nothing), but on a synthetic /proc file (a
+ * memfd) or directory, whose end sys_read_write.lseek answers as Linux's. */
+static int fast_lseek(struct fast_call *fc)
+{
+    if (arg_int(fc->notif, 2) == SEEK_END) {
+        char link[64], target[PATH_MAX];
+        snprintf(link, sizeof(link), "/proc/%d/fd/%d", (int)fc->notif->pid,
+                 arg_int(fc->notif, 0));
+        ssize_t n = readlink(link, target, sizeof(target) - 1);
+        if (n < 0)
+            return FAST_PYTHON; /* (EBADF, or the task is gone: Python says which) */
+        target[n] = 0;
+        if (strncmp(target, memfd_link, strlen(memfd_link)) == 0 ||
+            strncmp(target, "/proc", 5) == 0)
+            return FAST_PYTHON;
+    }
+    notif_respond(fc->listener, fc->notif->id, 0, 0, SECCOMP_USER_NOTIF_FLAG_CONTINUE);
+    return FAST_ANSWERED;
+}
+
 /* Answers the notification if it is one of the calls above and C can (FAST_ANSWERED);
  * FAST_PYTHON hands it to Python. */
 static int fast_handle(int listener, const struct seccomp_notif *notif)
@@ -776,6 +797,7 @@ static int fast_handle(int listener, const struct seccomp_notif *notif)
     case SYS_execve: return fast_execve(&fc);
     case SYS_readlink: return fast_readlink(&fc);
     case SYS_readlinkat: return fast_readlinkat(&fc);
+    case SYS_lseek: return fast_lseek(&fc);
     default: return FAST_PYTHON;
     }
 }
