@@ -36,13 +36,13 @@ def _lines(out: str) -> dict[str, list[str]]:
     return cases
 
 
-def _under_runc_and_ours(rt, bundle, tmp_path, probe: str) -> tuple[dict, dict]:
+def _under_runc_and_ours(rt, bundle, tmp_path, probe: str, **spec) -> tuple[dict, dict]:
     args = ["/bin/rsphelper", probe]
     runc = subprocess.run(["runc", "--root", str(tmp_path / "runc"), "run", "--bundle",
-                           str(bundle(args, readonly=False)), f"runc-{probe}"],
+                           str(bundle(args, readonly=False, **spec)), f"runc-{probe}"],
                           capture_output=True, text=True, timeout=120)
     assert runc.returncode == 0, runc.stdout + runc.stderr
-    ours = rt.run("run", "--bundle", bundle(args, readonly=False), f"rsp-{probe}",
+    ours = rt.run("run", "--bundle", bundle(args, readonly=False, **spec), f"rsp-{probe}",
                   timeout=120)
     assert ours.returncode == 0, ours.stdout + ours.stderr
     return _lines(runc.stdout), _lines(ours.stdout)
@@ -89,4 +89,15 @@ def test_path_edge_cases_as_under_runc(rt, bundle, tmp_path):
     want, got = _under_runc_and_ours(rt, bundle, tmp_path, "gaps-path")
     assert want["truncate-past-fsize"] == ["ERR EFBIG"]
     assert want["statx-mnt-id /"] == ["mask has MNT_ID, matches mountinfo"]
+    _assert_same(want, got)
+
+
+def test_proc_mem_of_a_non_dumpable_task_is_refused_as_under_runc(rt, bundle, tmp_path):
+    """The sentry opens a task's /proc/PID/mem for the caller only after Linux's
+    ptrace-attach check as the caller: an unprivileged parent may open its dumpable
+    child's, not the one that made itself non-dumpable (EACCES), also not by
+    reopening /proc/self/fd/N."""
+    want, got = _under_runc_and_ours(rt, bundle, tmp_path, "gaps-mem-access",
+                                     user=(1000, 1000))
+    assert want["mem-child-dumpable-0"] == ["EACCES"], want
     _assert_same(want, got)

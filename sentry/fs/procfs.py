@@ -600,12 +600,16 @@ def may_ptrace_attach(t: Task, ns: PidNS, hp: int) -> None:
     task hp (what opening /proc/PID/mem asks): a thread of its own process always;
     otherwise CAP_SYS_PTRACE, or the same ids (fsuid/fsgid against the target's real,
     effective and saved ones) over a dumpable task whose permitted capabilities are
-    the caller's too; and Yama's ptrace_scope over it (1: a descendant of the caller)."""
+    the caller's too; and Yama's ptrace_scope over it (1: a descendant of the caller).
+    A task's dumpability shows only as the owner of its /proc files (root when it is
+    not dumpable), which says nothing for a root task: without CAP_SYS_PTRACE, a
+    root task is open only to its ancestors (as under ptrace_scope 1), whatever the
+    host's scope; a non-dumpable root child is still open to its root parent."""
     try:
         _sp, _tid, caller_tgid = ns.caller_ids(t)
         target = host_read(f"/proc/{hp}/status")
         target_tgid = int(_status_line(target, b"Tgid") or b"0")
-        owner_uid = os.stat(f"/proc/{hp}").st_uid
+        owner_uid = os.stat(f"/proc/{hp}/mem").st_uid  # (its directory's keeps the uid)
     except (OSError, ValueError):
         raise SyscallError(errno.ENOENT) from None
     if target_tgid == caller_tgid:
@@ -618,6 +622,8 @@ def may_ptrace_attach(t: Task, ns: PidNS, hp: int) -> None:
         if any(u != c.fsuid for u in uids) or any(g != c.fsgid for g in gids) \
                 or owner_uid != (uids[1] if uids else -1) \
                 or _cap_line(target, b"CapPrm") & ~_cap_line(mine, b"CapPrm"):
+            raise SyscallError(errno.EACCES)
+        if owner_uid == 0 and not _descends_from(hp, caller_tgid):
             raise SyscallError(errno.EACCES)
     scope = host_read("/proc/sys/kernel/yama/ptrace_scope", b"0").strip()
     if scope == b"3" or (scope == b"2" and not privileged):

@@ -146,7 +146,10 @@ def chdir(t: Task) -> Result:
     the task's real cwd (CONTINUE): it resolves the same path in the workload's mount
     namespace, where a swapped path can only reach another container directory, and it
     re-checks search permission itself. /proc, /dev and /sys there are the sentry's own
-    read-only skeletons, so the cwd never leaves the sandbox's tree."""
+    read-only skeletons, so the cwd never leaves the sandbox's tree. A path through a
+    magic link (/proc/self/fd/N of a container directory) is prepared along its way:
+    the skeleton's /proc shows the link as a symlink to the directory's sandbox path,
+    which the kernel resolves in the same workload tree."""
     p = t.kernel.mounts.resolve(t, AT_FDCWD, t.read_path(t.args[0]))
     packed = t.kernel.mounts.follow(lambda q: q.fs.stat(t, q, True), t, p)
     if not stat.S_ISDIR(stat_mode(packed)):

@@ -172,15 +172,18 @@ def _entries() -> list[Syscall]:
     full(sys_file, "mknod", "mknodat", note="regular files, FIFOs and sockets; "
          "device nodes are EPERM")
     full(sys_stat, "stat", "lstat", "newfstatat", "statfs")
-    full(sys_stat, "statx", note="basic stats only (no birth time)")
+    full(sys_stat, "statx", note="basic stats and the mount id (no birth time)")
     full(sys_thread, "execve", "execveat", "chdir", "getcwd")
     full(sys_utsname, "uname", "sethostname", "setdomainname")
     full(sys_identity, "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid",
          "setfsuid", "setfsgid", "setgroups", "capset", "umask")
-    full(sys_xattr, "getxattr", "lgetxattr", "setxattr", "lsetxattr", "listxattr",
-         "llistxattr", "removexattr", "lremovexattr")
+    full(sys_xattr, "getxattr", "lgetxattr", "listxattr", "llistxattr", "removexattr",
+         "lremovexattr")
+    full(sys_xattr, "setxattr", "lsetxattr", note="values up to 60 KiB (the gofer "
+         "protocol's; EINVAL beyond, up to XATTR_SIZE_MAX)")
     full(sys_inotify, "inotify_add_watch", note="watches in the container tree; "
-         "synthetic files never change")
+         "synthetic files never change; a program's first exec adds the loader check's "
+         "read (OPEN, ACCESS, CLOSE_NOWRITE)")
     full(sys_sysinfo, "sysinfo", note="the sandbox's uptime and tasks, the host's memory")
 
     def native_if(name: str, rule, handler: Handler, note: str) -> None:  # type: ignore[no-untyped-def]
