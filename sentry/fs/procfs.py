@@ -398,8 +398,9 @@ class ProcFS(SyntheticFS):
                 "swappiness": host("/proc/sys/vm/swappiness", b"60\n"),
                 "dirty_ratio": host("/proc/sys/vm/dirty_ratio", b"20\n"),
             }),
-            # what a fresh network namespace starts with (the sentry's own, the host's,
-            # is not the workload's); the buffer limits are global
+            # the values a new network namespace starts with, as the workload's does:
+            # the sentry's /proc/sys/net is the host's (also what a spec sharing the
+            # host's network would want: not served); the buffer limits are global
             "net": Dir({
                 "core": Dir({
                     "somaxconn": text("4096\n"),

@@ -228,7 +228,7 @@ def do_rename(t: Task, olddirfd: int, oldaddr: int, newdirfd: int, newaddr: int,
 
 
 def _last_is_dots(raw: str) -> bool:
-    return raw.rstrip("/").rpartition("/")[2] in (".", "..") and raw.strip("/") != ""
+    return raw.rstrip("/").rpartition("/")[2] in (".", "..")
 
 
 def rename(t: Task) -> int:

@@ -9,6 +9,7 @@ import stat
 
 from sentry.errors import SyscallError
 from sentry.fs.node import MEMFD_LINK, sandbox_name
+from sentry.fs.procfs import pidns_of
 from sentry.platform import linux_native
 from sentry.syscalls.result import CONTINUE, Result
 from sentry.task import Task
@@ -55,9 +56,9 @@ def _skeleton_dir(t: Task, fd: int) -> bool:
 
 
 def _seek_to(t: Task, fd: int, offset: int) -> int:
-    tgid = int(t.proc_status().split(b"\nTgid:", 1)[1].split(b"\n", 1)[0])
+    host_tgid = pidns_of(t.kernel).caller_ids(t)[2]
     try:
-        mine = linux_native.pidfd_getfd(tgid, fd)
+        mine = linux_native.pidfd_getfd(host_tgid, fd)
     except OSError as e:
         raise SyscallError(e.errno or errno.EBADF) from None
     try:
