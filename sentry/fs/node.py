@@ -112,7 +112,7 @@ class File(Node):
     def __init__(self, content: Callable[[Task], bytes] | bytes, mode: int = 0o444,
                  owner: Owner | None = None,
                  check: Callable[[Task], None] | None = None,
-                 opener: Callable[[Task, int], int | None] | None = None) -> None:
+                 opener: Callable[[Task, int], int | Result | None] | None = None) -> None:
         self._content = content
         self.mode = mode
         self.owner = owner

@@ -14,6 +14,7 @@ from sentry.fs.node import (
 )
 
 if TYPE_CHECKING:
+    from sentry.syscalls.result import Result
     from sentry.task import Task
 
 PROC_SUPER_MAGIC = 0x9FA0
@@ -683,10 +684,13 @@ class ProcFd(MagicFd):
                 return f"/proc/{sp}{hit[1]}"
         return super().host_target()
 
-    def open(self, t: Task, flags: int) -> int:
+    def open(self, t: Task, flags: int) -> int | Result:
         hit = self._host_proc()
         if hit is not None and hit[1] == "/mem":
+            # the check of an open by name; a reopen as the caller (MagicFd.open) would
+            # lack what the caller holds but the sentry does not (its capabilities)
             may_ptrace_attach(t, self.ns, hit[0])
+            return open_host(f"/proc/{hit[0]}/mem", flags & (_ACCMODE | os.O_CLOEXEC))
         return super().open(t, flags)
 
 
