@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 HEADER = struct.Struct("<HHIIIIQqqqq")
 REPLY = struct.Struct("<iq")
-MAX_MESSAGE = 64 * 1024
+# room for an xattr value of XATTR_SIZE_MAX with its header, groups and two paths
+MAX_MESSAGE = 80 * 1024
 MAX_PATHS = 2
 MAX_GROUPS = 256
 ALL_CAPS = (1 << 64) - 1
@@ -99,7 +100,7 @@ PATH_COUNTS: dict[Op, tuple[int, ...]] = {
 }
 # ops whose second path is a name (or relative, for OPEN), not an absolute path
 _SECOND_IS_NAME = (Op.OPEN, Op.GETXATTR, Op.SETXATTR, Op.REMOVEXATTR)
-MAX_DATA = 64 * 1024 - 4096
+MAX_DATA = 64 * 1024  # XATTR_SIZE_MAX
 EXEC_MAX_READ = 32 * 1024  # an EXEC reply's bytes: well inside MAX_MESSAGE with its stat
 
 

@@ -14,9 +14,6 @@ KNOWN = {
     # a synthetic /proc file is a snapshot taken at open: read after its task is reaped,
     # it still shows what it held (Linux: ESRCH)
     "reaped-read",
-    # the gofer protocol carries xattr values up to 60 KiB (EINVAL past that); the
-    # host filesystem's own answer for a 64 KiB value is not reached
-    "xattr-max-size",
     # the first exec of a program inode adds the sentry's header read (its loader
     # check) to the kernel's OPEN/ACCESS/CLOSE_NOWRITE
     "exec",

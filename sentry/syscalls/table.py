@@ -177,10 +177,8 @@ def _entries() -> list[Syscall]:
     full(sys_utsname, "uname", "sethostname", "setdomainname")
     full(sys_identity, "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid",
          "setfsuid", "setfsgid", "setgroups", "capset", "umask")
-    full(sys_xattr, "getxattr", "lgetxattr", "listxattr", "llistxattr", "removexattr",
-         "lremovexattr")
-    full(sys_xattr, "setxattr", "lsetxattr", note="values up to 60 KiB (the gofer "
-         "protocol's; EINVAL beyond, up to XATTR_SIZE_MAX)")
+    full(sys_xattr, "getxattr", "lgetxattr", "setxattr", "lsetxattr", "listxattr",
+         "llistxattr", "removexattr", "lremovexattr")
     full(sys_inotify, "inotify_add_watch", note="watches in the container tree; "
          "synthetic files never change; a program's first exec adds the loader check's "
          "read (OPEN, ACCESS, CLOSE_NOWRITE)")
