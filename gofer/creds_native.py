@@ -10,6 +10,7 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 _current: tuple[int, int, tuple[int, ...], int] | None = None
 _permitted: int | None = None
+_pid = 0  # the process _current and _permitted are of
 
 
 class _CapHeader(ctypes.Structure):
@@ -53,7 +54,9 @@ def switch_to(fsuid: int, fsgid: int, groups: tuple[int, ...], caps: int) -> Non
     as the gofer holds them), skipped when unchanged since the last request (the
     gofer does nothing between requests that needs its own). A workload root without
     CAP_DAC_OVERRIDE thus meets the same permission checks here as in its own kernel."""
-    global _current, _permitted
+    global _current, _permitted, _pid
+    if _pid != os.getpid():  # what a parent process knew (a forked gofer) is not ours
+        _current, _permitted, _pid = None, None, os.getpid()
     if _permitted is None:
         _permitted = _capget()[1]
     wanted = (fsuid, fsgid, tuple(groups), caps & _permitted)

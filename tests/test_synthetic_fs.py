@@ -18,6 +18,7 @@ from sentry.errors import SyscallError
 from sentry.fs import synthetic
 from sentry.fs.base import FileSystem, Redirect
 from sentry.fs.node import sandbox_name, sealed_memfd
+from sentry.syscalls.result import InstallFd
 from sentry.syscalls.sys_sysinfo import SYSINFO, pack_sysinfo
 from sentry.task import Task
 from sentry.vfs import Mount, MountTable
@@ -60,6 +61,8 @@ def _path(env, raw):
 def read(env, raw, flags=os.O_RDONLY):
     p = _path(env, raw)
     fd = env.k.mounts.follow(lambda q: q.fs.open(env.t, q, flags, 0), env.t, p)
+    if isinstance(fd, InstallFd):  # a task's fd opened anew (sentry/fs/reopen.py)
+        fd = fd.fd
     try:
         out = b""
         while chunk := os.read(fd, 65536):
