@@ -8,10 +8,12 @@
    shows the gofer alone.
    Every file it serves is reached through the root fd it was handed (openat2 with
    RESOLVE_IN_ROOT), never by a host path.
-2. Capabilities: exactly what a file server acting with its callers' credentials needs
+2. With a user namespace of the workload's, it enters it (its capabilities are then
+   that namespace's: see confine_gofer).
+3. Capabilities: exactly what a file server acting with its callers' credentials needs
    (the permitted set, which gofer.creds_native.switch_to raises back to per request).
    The bounding set is cut to the same list.
-3. A seccomp allowlist (no_new_privs first): anything else kills the gofer, and a dead
+4. A seccomp allowlist (no_new_privs first): anything else kills the gofer, and a dead
    gofer stops the sandbox (the sentry kills the init when it reaps the gofer).
 """
 from __future__ import annotations
@@ -57,10 +59,17 @@ GOFER_SYSCALLS = frozenset({
 })
 
 
-def confine_gofer(root_fd: int) -> None:
+def confine_gofer(root_fd: int, userns_fd: int = -1) -> None:
     """Called in the gofer right after it has received root_fd (which keeps working:
-    it names the container root however the gofer's own root changes)."""
+    it names the container root however the gofer's own root changes), and the tasks'
+    user namespace when they have one of their own: the gofer then serves them from
+    inside it, so that the kernel applies that namespace's rules to every request (its
+    ids mapped to the host's, its capabilities only over files whose owners it maps),
+    and the gofer keeps no privilege over the host."""
     _private_root()
+    if userns_fd >= 0:
+        cn.setns(userns_fd, cn.CLONE_NEWUSER)
+        os.close(userns_fd)
     cn.prctl(cn.PR_SET_DUMPABLE, 0)  # no /proc/PID/{mem,fd,root} of the gofer for others
     cn.keep_only_caps(GOFER_CAPS)
     cn.install_allowlist(GOFER_SYSCALLS)

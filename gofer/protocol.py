@@ -196,8 +196,10 @@ def recv_message(sock: socket.socket) -> tuple[bytes, list[int]]:
     return data, list(fds)
 
 
-def send_message(sock: socket.socket, data: bytes, fd: int) -> None:
-    if fd < 0:
+def send_message(sock: socket.socket, data: bytes, fd: int, *more_fds: int) -> None:
+    """data, with fd (none if negative) and more_fds (up to 3) attached."""
+    fds = [f for f in (fd, *more_fds) if f >= 0]
+    if not fds:
         sock.sendmsg([data])
     else:
-        sock.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]))])
+        sock.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])

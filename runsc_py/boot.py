@@ -9,6 +9,7 @@ kills the init and exits.
 """
 from __future__ import annotations
 
+import dataclasses
 import errno
 import gc
 import json
@@ -238,7 +239,8 @@ class Sandbox:
             master = slave = None
             if self.spec.process.terminal:
                 master, slave = terminal.open_pty(devpts)
-                os.fchown(slave, self.spec.process.uid, self.spec.process.gid)
+                os.fchown(slave, *self.spec.host_ids(self.spec.process.uid,
+                                                      self.spec.process.gid))
             sentry_end, init_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             pid = os.fork()
             if pid == 0:
@@ -295,7 +297,10 @@ class Sandbox:
         # handlers' direct answers (sentry/_native/fastpath.c)
         root_fd = os.open(f"/proc/{pid}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         gofer = GoferClient(gofer_sock)
-        gofer.send_root(root_fd)
+        userns_fd = self._tasks_user_namespace(pid)
+        gofer.send_root(root_fd, userns_fd)
+        if userns_fd >= 0:
+            os.close(userns_fd)
         self.kernel = Kernel(self.config, gofer, init_pid=pid, root_fd=root_fd)
         if not self.spec.hostname and any(ns.type == "uts" and ns.path
                                           for ns in self.spec.namespaces):
@@ -328,6 +333,18 @@ class Sandbox:
         confine_sentry(str(self.state_dir), str(Path(skeleton).parent),
                        tuple(d.path for d in self.cgroup.dirs) if self.cgroup else (),
                        tracer=self.config.platform == "ptrace")
+
+    def _tasks_user_namespace(self, pid: int) -> int:
+        """An fd of the init's user namespace when it is not the sentry's (-1 if it
+        is), the sentry then reading its tasks' credentials in that namespace's terms."""
+        from sentry.task import translate_ids
+
+        if namespaces.same_user_ns(pid):
+            return -1
+        uid_map, gid_map = namespaces.read_id_maps(pid)
+        translate_ids(tuple(dataclasses.astuple(m) for m in uid_map),
+                      tuple(dataclasses.astuple(m) for m in gid_map))
+        return os.open(f"/proc/{pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
 
     def _enter_pid_namespace(self) -> None:
         for ns in self.spec.namespaces:
@@ -487,7 +504,7 @@ class Sandbox:
         master = slave = None
         if process.terminal:
             master, slave = terminal.open_pty(self.kernel.devpts)
-            os.fchown(slave, process.uid, process.gid)
+            os.fchown(slave, *self.spec.host_ids(process.uid, process.gid))
         elif len(stdio) != 3:
             return {"error": "exec needs the caller's stdin, stdout and stderr"}
         sentry_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)

@@ -8,6 +8,7 @@ Errors before the filter go back to the sentry as one line, and end the process.
 """
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import resource
@@ -20,7 +21,7 @@ from typing import NoReturn
 from gofer.protocol import send_message
 from sentry.platform import FILTER_MESSAGE
 from sentry.platform import linux_native as ln
-from runsc_py import rootfs, terminal
+from runsc_py import namespaces, rootfs, terminal
 from runsc_py.errors import RuntimeFailure
 from runsc_py.spec import Process, Spec
 from sentry.platform.seccomp_native import install_filter  # before pivot_root hides it
@@ -48,11 +49,15 @@ def find_executable(name: str, env: tuple[str, ...], cwd: str) -> str:
     raise RuntimeFailure(f'exec: "{name}": executable file not found in $PATH')
 
 
-def join_namespaces(spec: Spec) -> None:
+def join_namespaces(spec: Spec) -> int:
+    """The spec's namespaces but user, and a mount namespace of its own. Returns the
+    flags of the new namespaces still to make: with a user namespace, those are made
+    once inside it, so that it owns them (its root may then bind port 80 in its network
+    namespace, as under runc)."""
     new = 0
     for ns in spec.namespaces:
-        if ns.type == "pid":
-            continue  # the sentry enters the pid namespace before forking the init
+        if ns.type in ("pid", "user"):
+            continue  # pid: the sentry enters it before forking the init
         if ns.path:
             fd = os.open(ns.path, os.O_RDONLY | os.O_CLOEXEC)
             try:
@@ -61,10 +66,69 @@ def join_namespaces(spec: Spec) -> None:
                 os.close(fd)
         else:
             new |= NS_FLAGS[ns.type]
+    later = new & ~ln.CLONE_NEWNS if spec.user_namespace is not None else 0
     # the container tree needs a mount namespace of its own, whatever the spec says
-    ln.unshare(new | ln.CLONE_NEWNS)
-    if new & ln.CLONE_NEWNET:
+    unshare_new(new & ~later | ln.CLONE_NEWNS)
+    return later
+
+
+def unshare_new(flags: int) -> None:
+    ln.unshare(flags)
+    if flags & ln.CLONE_NEWNET:
         loopback_up()
+
+
+def enter_user_namespace(spec: Spec, proc_self: int) -> None:
+    """The spec's user namespace: joined, or made with the spec's id maps (written by a
+    child left in the host's, as only a process there may). The init then acts as the
+    namespace's root: host root's ids are no ids inside it. Mounts are made by then (as
+    runc opens mount sources as host root), so that they need not be reachable from it."""
+    ns = spec.user_namespace
+    assert ns is not None
+    if ns.path:
+        fd = os.open(ns.path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            ln.setns(fd, ln.CLONE_NEWUSER)
+        finally:
+            os.close(fd)
+    else:
+        go_r, go_w = os.pipe2(os.O_CLOEXEC)
+        err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        writer = os.fork()
+        if writer == 0:
+            os.close(go_w)
+            os.close(err_r)
+            try:
+                if os.read(go_r, 1):
+                    namespaces.write_id_maps(proc_self, spec.uid_mappings, spec.gid_mappings)
+                os._exit(0)
+            except Exception as e:  # noqa: BLE001 - reported to the init, this is a child
+                os.write(err_w, str(e).encode(errors="replace"))
+                os._exit(1)
+        os.close(go_r)
+        os.close(err_w)
+        try:
+            ln.unshare(ln.CLONE_NEWUSER)
+            os.write(go_w, b"x")
+        finally:
+            os.close(go_w)
+            error = os.read(err_r, 4096).decode(errors="replace")
+            os.close(err_r)
+            os.waitpid(writer, 0)
+        if error:
+            raise RuntimeFailure(error)
+    become_userns_root()
+
+
+def become_userns_root() -> None:
+    """The ids of the current user namespace's root, where it has one (capabilities
+    stay: the kernel keeps them for a change to its root)."""
+    try:
+        os.setresgid(0, 0, 0)
+        os.setresuid(0, 0, 0)
+    except OSError as e:
+        if e.errno != errno.EINVAL:  # EINVAL: 0 is not mapped, the spec's ids follow
+            raise
 
 
 def loopback_up() -> None:
@@ -77,18 +141,25 @@ def loopback_up() -> None:
 
 def join_container(init_pid: int) -> None:
     """An exec'd process takes the init's namespaces (the pid namespace it has from
-    the sentry, its parent). setns(CLONE_NEWNS) also makes the container root its root."""
+    the sentry, its parent). setns(CLONE_NEWNS) also makes the container root its root;
+    the user namespace comes last, when joining the others needs host privileges no
+    more (the mount namespace is the host's user namespace's: enter_user_namespace)."""
+    kinds = [("ipc", ln.CLONE_NEWIPC), ("uts", ln.CLONE_NEWUTS), ("net", ln.CLONE_NEWNET),
+             ("cgroup", ln.CLONE_NEWCGROUP), ("mnt", ln.CLONE_NEWNS)]
+    own_userns = not namespaces.same_user_ns(init_pid)
+    if own_userns:
+        kinds.append(("user", ln.CLONE_NEWUSER))
     fds = []
     try:
-        for name, flag in (("ipc", ln.CLONE_NEWIPC), ("uts", ln.CLONE_NEWUTS),
-                           ("net", ln.CLONE_NEWNET), ("cgroup", ln.CLONE_NEWCGROUP),
-                           ("mnt", ln.CLONE_NEWNS)):  # mnt last: /proc paths need the host's
+        for name, flag in kinds:  # all opened first: /proc paths need the host's mounts
             fds.append((os.open(f"/proc/{init_pid}/ns/{name}", os.O_RDONLY | os.O_CLOEXEC), flag))
         for fd, flag in fds:
             ln.setns(fd, flag)
     finally:
         for fd, _flag in fds:
             os.close(fd)
+    if own_userns:
+        become_userns_root()
 
 
 def set_rlimits(process: Process) -> None:
@@ -106,7 +177,7 @@ def drop_privileges(process: Process, last_cap: int) -> None:
     for cap in range(last_cap + 1):
         if not caps.bounding >> cap & 1:
             ln.prctl(ln.PR_CAPBSET_DROP, cap)
-    os.setgroups(list(process.additional_gids))
+    _setgroups(list(process.additional_gids))
     ln.prctl(ln.PR_SET_KEEPCAPS, 1)
     os.setresgid(process.gid, process.gid, process.gid)
     os.setresuid(process.uid, process.uid, process.uid)
@@ -140,8 +211,13 @@ def run(spec: Spec, process: Process, sync: socket.socket, skeleton: str,
         if not new_container:
             join_container(join_pid)
         else:
-            join_namespaces(spec)
-            rootfs.setup(spec, skeleton)
+            later = join_namespaces(spec)
+            proc_self = os.open("/proc/self", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            rootfs.setup(spec, skeleton)  # (hides the host's /proc: proc_self stays)
+            if spec.user_namespace is not None:
+                enter_user_namespace(spec, proc_self)
+                unshare_new(later)
+            os.close(proc_self)
             if spec.hostname and any(ns.type == "uts" for ns in spec.namespaces):
                 ln.sethostname(spec.hostname)
         os.makedirs(process.cwd, exist_ok=True)
@@ -185,6 +261,17 @@ def run(spec: Spec, process: Process, sync: socket.socket, skeleton: str,
         os.write(2, f"runsc-py: exec {process.args[0]}: {e.strerror}\n".encode())
         os._exit(127 if e.errno == 2 else 126)
     os._exit(127)
+
+
+def _setgroups(gids: list[int]) -> None:
+    """setgroups(2), which a user namespace whose gid_map an unprivileged process wrote
+    (rootless: setgroups "deny") refuses to a root holding CAP_SETGID: there the groups
+    stay as they are unless some were asked for, as runc does."""
+    try:
+        os.setgroups(gids)
+    except PermissionError:
+        if gids:
+            raise
 
 
 def _default_signals() -> None:

@@ -165,3 +165,20 @@ class Task:
 
 
 _creds_buf = ffi.new("struct task_creds *")
+
+
+def translate_ids(uid_map: tuple[tuple[int, int, int], ...],
+                  gid_map: tuple[tuple[int, int, int], ...]) -> None:
+    """The tasks live in a user namespace of their own with these maps ("inside outside
+    count", as the sentry reads them): their credentials are read in its terms from now
+    on (creds.c), and the C path leaves their files to the gofer (fastpath.c)."""
+    uids = ffi.new("uint32_t[]", [n for line in uid_map for n in line] or [0])
+    gids = ffi.new("uint32_t[]", [n for line in gid_map for n in line] or [0])
+    if lib.creds_set_id_maps(uids, len(uid_map), gids, len(gid_map)) < 0:
+        raise ValueError("more user namespace id map lines than the kernel allows")
+
+
+def host_ids_seen(uid: int, gid: int) -> tuple[int, int]:
+    """A host uid and gid as the tasks see them (their user namespace's, if they have
+    one: translate_ids)."""
+    return lib.creds_uid_from_host(uid), lib.creds_gid_from_host(gid)

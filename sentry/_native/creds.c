@@ -49,6 +49,47 @@ static struct { int tid, dirfd, nr; } changes[MAX_CHANGES];
 static int nchanges;
 static int creds_uncached;
 
+/*
+ * The tasks' user namespace, when it is not the sentry's: its uid and gid maps as the
+ * sentry sees them ("inside outside count" triples). /proc/<tid>/status gives the host's
+ * ids, which become the task's own here, so that everything the sentry decides or hands
+ * the gofer (which works inside that namespace) is in the task's terms, as its own kernel
+ * would see them. A host id outside the map is the overflow id, as the kernel shows it.
+ */
+#define MAX_ID_MAP 340 /* the kernel's limit on the lines of a uid_map */
+#define OVERFLOW_ID 65534
+static uint32_t uid_map[MAX_ID_MAP][3], gid_map[MAX_ID_MAP][3];
+static int uid_map_len = -1, gid_map_len = -1; /* -1: the sentry's own namespace */
+
+int creds_set_id_maps(const uint32_t *uids, int nuids, const uint32_t *gids, int ngids)
+{
+    if (nuids < 0 || nuids > MAX_ID_MAP || ngids < 0 || ngids > MAX_ID_MAP)
+        return -E2BIG;
+    memcpy(uid_map, uids, sizeof(uint32_t) * 3 * nuids);
+    memcpy(gid_map, gids, sizeof(uint32_t) * 3 * ngids);
+    uid_map_len = nuids;
+    gid_map_len = ngids;
+    memset(creds_cache, 0, sizeof(creds_cache));
+    return 0;
+}
+
+/* 1 when the tasks live in a user namespace of their own */
+static int creds_translated(void) { return uid_map_len >= 0; }
+
+static uint32_t from_host(uint32_t (*map)[3], int len, uint32_t id)
+{
+    if (len < 0)
+        return id;
+    for (int i = 0; i < len; i++)
+        if (id >= map[i][1] && id - map[i][1] < map[i][2])
+            return map[i][0] + (id - map[i][1]);
+    return OVERFLOW_ID;
+}
+
+/* A host uid or gid (an inode's owner, a /proc/<pid>/status line) in the tasks' terms */
+uint32_t creds_uid_from_host(uint32_t id) { return from_host(uid_map, uid_map_len, id); }
+uint32_t creds_gid_from_host(uint32_t id) { return from_host(gid_map, gid_map_len, id); }
+
 static const char *status_field(const char *status, const char *name)
 {
     size_t len = strlen(name);
@@ -102,6 +143,12 @@ static int parse_status(const char *status, struct task_creds *c, int *tgid)
         c->groups[c->ngroups++] = (uint32_t)g;
         f = end;
     }
+    c->uid = creds_uid_from_host(c->uid);
+    c->fsuid = creds_uid_from_host(c->fsuid);
+    c->gid = creds_gid_from_host(c->gid);
+    c->fsgid = creds_gid_from_host(c->fsgid);
+    for (uint32_t i = 0; i < c->ngroups; i++)
+        c->groups[i] = creds_gid_from_host(c->groups[i]);
     return 0;
 }
 

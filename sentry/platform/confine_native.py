@@ -12,6 +12,7 @@ import os
 from sentry.platform.bpf import SECCOMP_RET_KILL_PROCESS, build_filter
 from sentry.platform.linux_native import (  # noqa: F401 - re-exported for the confiners
     CLONE_NEWNS,
+    CLONE_NEWUSER,
     MNT_DETACH,
     MS_BIND,
     MS_NODEV,
@@ -31,6 +32,7 @@ from sentry.platform.linux_native import (  # noqa: F401 - re-exported for the c
     mount,
     pivot_root,
     prctl,
+    setns,
     umount,
     unshare,
 )
