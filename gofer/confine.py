@@ -5,7 +5,8 @@
    O_PATH-fd operations. The gofer is the only process of its pid namespace
    (runsc_py/boot.py forks it so), and the procfs is that namespace's, with pid
    directories only (subset=pid) of processes it may ptrace (hidepid=invisible): it
-   shows the gofer alone.
+   shows the gofer alone. (Where the sentry cannot make it that pid namespace, outside
+   the host's user namespace, e.g. rootless: a copy of the /proc it has.)
    Every file it serves is reached through the root fd it was handed (openat2 with
    RESOLVE_IN_ROOT), never by a host path.
 2. With a user namespace of the workload's, it enters it (its capabilities are then
@@ -55,7 +56,7 @@ GOFER_SYSCALLS = frozenset({
     "getxattr", "lgetxattr", "setxattr", "lsetxattr", "listxattr", "llistxattr",
     "removexattr", "lremovexattr",
     # per-request credentials
-    "setfsuid", "setfsgid", "setgroups", "capget", "capset",
+    "setfsuid", "setfsgid", "setgroups", "getgroups", "capget", "capset",
 })
 
 
@@ -82,10 +83,19 @@ def _private_root() -> None:
     # /proc exists in every root the gofer may start from (the host's, or the sentry's
     # own confined root if the sentry pivoted first in the namespace they shared).
     new_root = "/proc"
+    host_proc = cn.clone_tree("/proc")  # (for rootless, below: it is hidden next)
     cn.mount("tmpfs", new_root, "tmpfs", cn.MS_NOSUID | cn.MS_NODEV | cn.MS_NOEXEC,
              "mode=0555,size=16k,nr_inodes=16")
     os.mkdir(f"{new_root}/proc", 0o555)
-    cn.mount("proc", f"{new_root}/proc", "proc", cn.MS_NOSUID | cn.MS_NODEV | cn.MS_NOEXEC,
-             "subset=pid,hidepid=invisible")
+    try:
+        cn.mount("proc", f"{new_root}/proc", "proc",
+                 cn.MS_NOSUID | cn.MS_NODEV | cn.MS_NOEXEC, "subset=pid,hidepid=invisible")
+    except PermissionError:
+        # rootless: a procfs of the host's pid namespace is not the sandbox user
+        # namespace's to mount; a copy of the one it has (whose other pids it may
+        # not act on, and the allowlist names no path but /proc/self/fd/N) instead
+        cn.attach_tree(host_proc, f"{new_root}/proc")
+    finally:
+        os.close(host_proc)
     cn.pivot_into(new_root)
     cn.remount_readonly("/", cn.MS_NOSUID | cn.MS_NODEV | cn.MS_NOEXEC)

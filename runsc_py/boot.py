@@ -42,7 +42,7 @@ SYNTHETIC_KINDS = {"/proc": "proc", "/dev": "devfs", "/sys": "sysfs", "/dev/pts"
 
 def sandbox_config(spec: Spec, cid: str, log_path: str | None, log_format: str,
                    debug: bool, platform: str = "seccomp",
-                   pin_sentry: bool = True) -> SandboxConfig:
+                   pin_sentry: bool = True, rootless: bool = False) -> SandboxConfig:
     from runsc_py.rootfs import is_synthetic
 
     # sources are shown in /proc/mounts: never a host path
@@ -63,7 +63,7 @@ def sandbox_config(spec: Spec, cid: str, log_path: str | None, log_format: str,
         masked_paths=spec.masked_paths,
         readonly_paths=spec.readonly_paths,
         log_path=log_path, log_format=log_format, debug=debug, platform=platform,
-        pin_sentry=pin_sentry,
+        pin_sentry=pin_sentry, rootless=rootless,
     )
 
 
@@ -608,6 +608,8 @@ def boot(spec: Spec, cid: str, state_dir: Path, ready: socket.socket, config: Sa
         # first of all: the sandbox's limits (its processes move in before the init
         # may start: Sandbox.create)
         sandbox.cgroup = cgroups.prepare(cid, spec.resources, scope=state_dir.parent)
+        if config.rootless:  # (after the cgroup: one delegated to the caller is its own)
+            sandbox.spec = namespaces.rootless_sandbox(spec)
         sandbox.create()
     except (RuntimeFailure, OSError) as e:
         if sandbox.cgroup is not None:

@@ -79,10 +79,10 @@ def unshare_new(flags: int) -> None:
 
 
 def enter_user_namespace(spec: Spec, proc_self: int) -> None:
-    """The spec's user namespace: joined, or made with the spec's id maps (written by a
-    child left in the host's, as only a process there may). The init then acts as the
-    namespace's root: host root's ids are no ids inside it. Mounts are made by then (as
-    runc opens mount sources as host root), so that they need not be reachable from it."""
+    """The spec's user namespace: joined, or made with the spec's id maps. The init then
+    acts as the namespace's root: host root's ids are no ids inside it. The mounts are
+    made by then (as runc opens mount sources as host root): their sources need not be
+    reachable from inside."""
     ns = spec.user_namespace
     assert ns is not None
     if ns.path:
@@ -92,31 +92,7 @@ def enter_user_namespace(spec: Spec, proc_self: int) -> None:
         finally:
             os.close(fd)
     else:
-        go_r, go_w = os.pipe2(os.O_CLOEXEC)
-        err_r, err_w = os.pipe2(os.O_CLOEXEC)
-        writer = os.fork()
-        if writer == 0:
-            os.close(go_w)
-            os.close(err_r)
-            try:
-                if os.read(go_r, 1):
-                    namespaces.write_id_maps(proc_self, spec.uid_mappings, spec.gid_mappings)
-                os._exit(0)
-            except Exception as e:  # noqa: BLE001 - reported to the init, this is a child
-                os.write(err_w, str(e).encode(errors="replace"))
-                os._exit(1)
-        os.close(go_r)
-        os.close(err_w)
-        try:
-            ln.unshare(ln.CLONE_NEWUSER)
-            os.write(go_w, b"x")
-        finally:
-            os.close(go_w)
-            error = os.read(err_r, 4096).decode(errors="replace")
-            os.close(err_r)
-            os.waitpid(writer, 0)
-        if error:
-            raise RuntimeFailure(error)
+        namespaces.unshare_user(proc_self, spec.uid_mappings, spec.gid_mappings)
     become_userns_root()
 
 

@@ -14,6 +14,7 @@ import re
 
 from runsc_py.errors import RuntimeFailure
 from runsc_py.spec import IdMapping, Namespace, Spec
+from sentry.platform import linux_native as ln
 
 _NS_PATH = re.compile(r"^/proc/(\d+)/ns/(\w+)$")
 SENTRY_TITLE = b"runsc-py-sentry"
@@ -76,6 +77,65 @@ def write_id_maps(proc_dir: int, uid_mappings: tuple[IdMapping, ...],
         write("gid_map", id_map_text(gid_mappings))
     except OSError as e:
         raise RuntimeFailure(f"user namespace: writing its id maps: {e.strerror}") from None
+
+
+def unshare_user(proc_self: int, uid_mappings: tuple[IdMapping, ...],
+                 gid_mappings: tuple[IdMapping, ...], deny_setgroups: bool = False) -> None:
+    """A new user namespace for the (single-threaded) caller, whose /proc/<pid> directory
+    proc_self is, with these id maps: written by a child left in the caller's namespace,
+    as only a process there may write them. Raises RuntimeFailure."""
+    go_r, go_w = os.pipe2(os.O_CLOEXEC)
+    err_r, err_w = os.pipe2(os.O_CLOEXEC)
+    writer = os.fork()
+    if writer == 0:
+        os.close(go_w)
+        os.close(err_r)
+        try:
+            if os.read(go_r, 1):
+                write_id_maps(proc_self, uid_mappings, gid_mappings, deny_setgroups)
+            os._exit(0)
+        except BaseException as e:  # noqa: BLE001 - reported to the parent: a child
+            os.write(err_w, str(e).encode(errors="replace"))
+            os._exit(1)
+    os.close(go_r)
+    os.close(err_w)
+    try:
+        ln.unshare(ln.CLONE_NEWUSER)
+        os.write(go_w, b"x")
+    finally:
+        os.close(go_w)
+        error = os.read(err_r, 4096).decode(errors="replace")
+        os.close(err_r)
+        os.waitpid(writer, 0)
+    if error:
+        raise RuntimeFailure(error)
+
+
+def rootless_sandbox(spec: Spec) -> Spec:
+    """Rootless: the sandbox process (sentry) makes the spec's user namespace for the
+    whole sandbox, mapping the caller's own uid and gid (all an unprivileged process may
+    map), and takes the ids they map to. Everything it forks then lives in it, so the
+    kernel holds the gofer and the sentry to the caller's powers. Returns the spec
+    without the user namespace, which the init is in already."""
+    uid, gid = os.geteuid(), os.getegid()
+    ns = spec.user_namespace
+    if ns is None or ns.path:
+        raise RuntimeFailure("rootless: config.json needs a new user namespace "
+                             "(linux.namespaces) mapping the caller's ids")
+    if [(m.host_id, m.size) for m in spec.uid_mappings] != [(uid, 1)] or \
+            [(m.host_id, m.size) for m in spec.gid_mappings] != [(gid, 1)]:
+        raise RuntimeFailure(f"rootless: linux.uidMappings and linux.gidMappings may map "
+                             f"only the caller's uid {uid} and gid {gid}, one id each")
+    proc_self = os.open("/proc/self", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        unshare_user(proc_self, spec.uid_mappings, spec.gid_mappings, deny_setgroups=True)
+    finally:
+        os.close(proc_self)
+    os.setresgid(*[spec.gid_mappings[0].container_id] * 3)
+    os.setresuid(*[spec.uid_mappings[0].container_id] * 3)
+    return dataclasses.replace(spec, namespaces=tuple(n for n in spec.namespaces
+                                                      if n.type != "user"),
+                               uid_mappings=(), gid_mappings=())
 
 
 def same_user_ns(pid: int) -> bool:
