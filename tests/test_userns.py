@@ -1,0 +1,213 @@
+"""User namespaces (linux.uidMappings/gidMappings) and rootless runs, against runc on
+the same bundles: the ids the workload sees, /proc/self/uid_map, the host owners of the
+files it makes, and what its root may not touch (files whose owners the namespace does
+not map: the gofer and the sentry act for it, with real host privileges, and must not
+lend them)."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+from helpers import make_bundle, require
+
+REPO = Path(__file__).resolve().parents[1]
+NOBODY = 65534
+# what the container's root may do to files, as a privileged container's root has
+FILE_CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER",
+             "CAP_KILL", "CAP_SETUID", "CAP_SETGID"]
+
+
+@pytest.fixture
+def scratch():
+    """A directory every uid may enter: runc makes the container's mounts from inside
+    its user namespace, so a bundle must be reachable for the namespace's root."""
+    d = Path(tempfile.mkdtemp(prefix="rsp-userns-", dir="/tmp"))
+    os.chmod(d, 0o755)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def _user_namespace(host_id: int, size: int):
+    def edit(cfg: dict) -> None:
+        cfg["linux"]["namespaces"].append({"type": "user"})
+        for key in ("uidMappings", "gidMappings"):
+            cfg["linux"][key] = [{"containerID": 0, "hostID": host_id, "size": size}]
+        for m in cfg["mounts"]:  # runc refuses gid=5 where 5 is not mapped
+            m["options"] = [o for o in m.get("options", []) if o != "gid=5"]
+    return edit
+
+
+def _host_secrets(base: Path) -> list[dict]:
+    """A host-root 0600 file, and a 0644 file inside a host-root 0700 directory, bound
+    into the container: its root has no power over either (their owner is unmapped)."""
+    (base / "secret").write_text("host secret\n")
+    os.chmod(base / "secret", 0o600)
+    (base / "private").mkdir(mode=0o700)
+    (base / "private" / "pub").write_text("behind a 0700 dir\n")
+    return [{"destination": "/secret", "type": "bind", "source": str(base / "secret"),
+             "options": ["rbind", "ro"]},
+            {"destination": "/private", "type": "bind", "source": str(base / "private"),
+             "options": ["rbind"]}]
+
+
+def _chown_tree(path: Path, uid: int) -> None:
+    subprocess.run(["chown", "-R", f"{uid}:{uid}", str(path)], check=True)
+
+
+def _owner(path: Path) -> tuple[int, int]:
+    st = os.lstat(path)
+    return st.st_uid, st.st_gid
+
+
+MAPPED_SCRIPT = (
+    "id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map /proc/self/setgroups; "
+    "grep -E '^(Uid|Gid):' /proc/self/status; "
+    "touch /created; mkdir /made; touch /for5; chown 5:5 /for5; "
+    "stat -c '%u:%g %n' /created /made /for5 /etc/passwd /secret /private; "
+    "cat /secret; cat /private/pub; echo own > /mine; chmod 600 /mine; chown 7:7 /mine; "
+    "cat /mine; exit 7")
+
+
+def test_user_namespace_ids_ownership_and_uid_map_as_runc(rt, rootfs_template, scratch):
+    """A new user namespace mapping 0 → 100000 (65536 ids), rootfs chowned to match (as
+    runc expects it): the workload is root inside, reads runc's uid_map, makes files
+    the host sees as 100000's (and 100005's after a chown to 5), and even with
+    CAP_DAC_OVERRIDE cannot read a host root's 0600 file or enter its 0700 directory."""
+    require(runc=True)
+    host = 100000
+    mounts = _host_secrets(scratch)
+    runs = {}
+    for who in ("runc", "ours"):
+        b = make_bundle(scratch / f"b-{who}", ["sh", "-c", MAPPED_SCRIPT],
+                        rootfs_template=rootfs_template, readonly=False, mounts=mounts,
+                        capabilities=FILE_CAPS, edit=_user_namespace(host, 65536))
+        _chown_tree(b / "rootfs", host)
+        cid = f"us-{who}-{uuid.uuid4().hex[:6]}"
+        if who == "runc":
+            p = subprocess.run(["runc", "--root", str(scratch / "runc-root"), "run",
+                                "--bundle", str(b), cid], capture_output=True, text=True,
+                               timeout=60)
+        else:
+            p = rt.run("run", "--bundle", b, cid, timeout=90)
+        runs[who] = (p, b)
+    (runc, runc_b), (ours, ours_b) = runs["runc"], runs["ours"]
+    assert runc.returncode == 7, runc.stdout + runc.stderr
+    assert ours.returncode == 7, ours.stdout + ours.stderr
+    assert ours.stdout == runc.stdout
+    assert sorted(ours.stderr.splitlines()) == sorted(runc.stderr.splitlines())
+    assert ours.stdout.splitlines()[:2] == ["0", "0"]
+    assert ours.stdout.split()[2:5] == ["0", str(host), "65536"]
+    assert "Permission denied" in ours.stderr and "host secret" not in ours.stdout
+    assert "behind a 0700 dir" not in ours.stdout
+    for b in (runc_b, ours_b):
+        root = b / "rootfs"
+        assert _owner(root / "created") == (host, host)
+        assert _owner(root / "made") == (host, host)
+        assert _owner(root / "for5") == (host + 5, host + 5)
+        assert _owner(root / "mine") == (host + 7, host + 7)
+
+
+def test_exec_joins_the_user_namespace(rt, bundle, tmp_path):
+    """An exec'd process is in the container's user namespace too."""
+    host = 100000
+    b = bundle(["sleep", "60"], readonly=False, edit=_user_namespace(host, 65536))
+    _chown_tree(b / "rootfs", host)
+    cid = "us-exec-" + uuid.uuid4().hex[:6]
+    # (not captured: the container keeps the run's stdout open)
+    assert subprocess.run(rt.cmd("run", "--detach", "--bundle", b, cid), timeout=60,
+                          stdout=subprocess.DEVNULL).returncode == 0
+    try:
+        p = rt.run("exec", cid, "sh", "-c", "id -u; cat /proc/self/uid_map; touch /byexec")
+        assert p.returncode == 0, p.stderr
+        assert p.stdout.split() == ["0", "0", str(host), "65536"]
+        assert _owner(b / "rootfs" / "byexec") == (host, host)
+    finally:
+        rt.run("delete", "--force", cid)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda c: c["linux"]["namespaces"].append({"type": "user"}), "needs linux.uidMappings"),
+    (lambda c: c["linux"].update(uidMappings=[{"containerID": 0, "hostID": 1, "size": 0}]),
+     "uidMappings[0]: ids out of range"),
+    (lambda c: (c["linux"]["namespaces"].append({"type": "user"}), c["linux"].update(
+        uidMappings=[{"containerID": 0, "hostID": 1000, "size": 10},
+                     {"containerID": 5, "hostID": 2000, "size": 1}],
+        gidMappings=[{"containerID": 0, "hostID": 1000, "size": 1}])),
+     "uidMappings: overlapping ranges"),
+])
+def test_bad_id_mappings_are_refused(rt, bundle, edit, message):
+    b = bundle(["true"], edit=edit)
+    p = rt.run("run", "--bundle", b, "us-bad")
+    assert p.returncode != 0 and message in p.stderr, p.stderr
+    assert p.stderr.count("\n") == 1
+    assert not (rt.root / "us-bad").exists()
+
+
+# -- rootless --------------------------------------------------------------------------
+def _as_nobody(argv: list[str], scratch: Path, env: dict[str, str]) -> list[str]:
+    """argv (a python -m ... command) run as nobody, with no groups. An interpreter
+    under a directory nobody may not enter (/root/.pyenv) is bound somewhere it may,
+    in a mount namespace of the command's own."""
+    drop = ["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups"]
+    exe = Path(sys.executable).resolve()
+    prefix = Path(sys.prefix).resolve()
+    site = [p for p in sys.path if p.startswith(str(prefix)) and p.endswith("site-packages")]
+    env["PYTHONPATH"] = str(REPO)
+    if subprocess.run([*drop, "test", "-x", str(exe)]).returncode == 0:
+        return [*drop, str(exe), *argv]
+    bound = scratch / "python"
+    bound.mkdir()
+    env["PYTHONPATH"] += "".join(":" + str(bound / Path(p).relative_to(prefix)) for p in site)
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+            f'mount --bind "{prefix}" "{bound}" && exec "$@"', "sh",
+            *drop, str(bound / exe.relative_to(prefix)), *argv]
+
+
+ROOTLESS_SCRIPT = ("id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map; "
+                   "touch /created; stat -c '%u:%g %n' /created /secret; cat /secret; exit 3")
+
+
+def test_rootless_as_nobody_with_one_id_mapped(rt, rootfs_template, scratch):
+    """runsc-py run by uid 65534 (no groups), $XDG_RUNTIME_DIR its state root, a bundle
+    mapping 0 → 65534 (one id): the workload is root inside, makes files the host sees
+    as 65534's, cannot read a host root's 0600 file bound in, and its exit code is the
+    run's; as rootless runc does on the same bundle."""
+    require(runc=True)
+    xdg = scratch / "xdg"
+    xdg.mkdir(mode=0o700)
+    os.chown(xdg, NOBODY, NOBODY)
+    mounts = _host_secrets(scratch)
+    results = {}
+    for who in ("runc", "ours"):
+        b = make_bundle(scratch / f"b-{who}", ["sh", "-c", ROOTLESS_SCRIPT],
+                        rootfs_template=rootfs_template, readonly=False, mounts=mounts,
+                        edit=_user_namespace(NOBODY, 1))
+        _chown_tree(b, NOBODY)
+        env = {"PATH": os.environ["PATH"], "XDG_RUNTIME_DIR": str(xdg)}
+        cid = f"rl-{who}"
+        if who == "runc":
+            cmd = ["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY),
+                   "--clear-groups", "runc", "run", cid]
+        else:
+            cmd = _as_nobody(["-m", "runsc_py", "--platform", rt.platform, "run", cid],
+                             scratch, env)
+        p = subprocess.run(cmd, cwd=b, env=env, capture_output=True, text=True,
+                           timeout=90)
+        results[who] = (p, b)
+    (runc, _), (ours, b) = results["runc"], results["ours"]
+    assert runc.returncode == 3, runc.stdout + runc.stderr
+    assert ours.returncode == 3, ours.stdout + ours.stderr
+    assert ours.stdout == runc.stdout
+    assert ours.stdout.split()[:8] == ["0", "0", "0", str(NOBODY), "1",
+                                       "0", str(NOBODY), "1"]
+    assert "Permission denied" in ours.stderr and "host secret" not in ours.stdout
+    assert _owner(b / "rootfs" / "created") == (NOBODY, NOBODY)
+    # its state lived under $XDG_RUNTIME_DIR/runsc-py, and went with the container
+    assert (xdg / "runsc-py").is_dir() and not (xdg / "runsc-py" / "rl-ours").exists()
