@@ -138,6 +138,12 @@ def rootless_sandbox(spec: Spec) -> Spec:
                                uid_mappings=(), gid_mappings=())
 
 
+def in_initial_user_ns() -> bool:
+    """Whether the caller is in the host's own user namespace (its uid_map maps all)."""
+    with open("/proc/self/uid_map") as f:
+        return f.read().split() == ["0", "0", "4294967295"]
+
+
 def same_user_ns(pid: int) -> bool:
     """Whether process pid is in the caller's own user namespace."""
     return os.readlink(f"/proc/{pid}/ns/user") == os.readlink("/proc/self/ns/user")

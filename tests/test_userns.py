@@ -211,3 +211,33 @@ def test_rootless_as_nobody_with_one_id_mapped(rt, rootfs_template, scratch):
     assert _owner(b / "rootfs" / "created") == (NOBODY, NOBODY)
     # its state lived under $XDG_RUNTIME_DIR/runsc-py, and went with the container
     assert (xdg / "runsc-py").is_dir() and not (xdg / "runsc-py" / "rl-ours").exists()
+
+
+def test_rootless_bind_from_a_nosuid_noexec_mount_is_read_only_as_asked(rt, rootfs_template,
+                                                                        scratch):
+    """A bind source on a nosuid,nodev,noexec mount (as /run/user/N is), bound "ro":
+    the kernel locks those flags for a user namespace, so the remount that makes it
+    read-only must keep them (runc 1.x itself fails here with EPERM)."""
+    source = scratch / "locked"
+    source.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "nosuid,nodev,noexec,mode=755", "tmpfs",
+                    str(source)], check=True)
+    try:
+        (source / "file").write_text("data\n")
+        xdg = scratch / "xdg"
+        xdg.mkdir(mode=0o700)
+        os.chown(xdg, NOBODY, NOBODY)
+        b = make_bundle(scratch / "b", ["sh", "-c", "cat /locked/file; touch /locked/x"],
+                        rootfs_template=rootfs_template, readonly=False,
+                        mounts=[{"destination": "/locked", "type": "bind",
+                                 "source": str(source), "options": ["rbind", "ro"]}],
+                        edit=_user_namespace(NOBODY, 1))
+        _chown_tree(b, NOBODY)
+        env = {"PATH": os.environ["PATH"], "XDG_RUNTIME_DIR": str(xdg)}
+        cmd = _as_nobody(["-m", "runsc_py", "--platform", rt.platform, "run", "rl-locked"],
+                         scratch, env)
+        p = subprocess.run(cmd, cwd=b, env=env, capture_output=True, text=True, timeout=90)
+        assert p.stdout == "data\n", p.stderr
+        assert p.returncode == 1 and "Read-only file system" in p.stderr
+    finally:
+        subprocess.run(["umount", "-l", str(source)])
