@@ -339,7 +339,7 @@ class Sandbox:
         is), the sentry then reading its tasks' credentials in that namespace's terms."""
         from sentry.task import translate_ids
 
-        if namespaces.same_user_ns(pid):
+        if namespaces.same_namespace(pid, "user"):
             return -1
         uid_map, gid_map = namespaces.read_id_maps(pid)
         translate_ids(tuple(dataclasses.astuple(m) for m in uid_map),

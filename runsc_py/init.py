@@ -119,12 +119,13 @@ def join_container(init_pid: int) -> None:
     """An exec'd process takes the init's namespaces (the pid namespace it has from
     the sentry, its parent). setns(CLONE_NEWNS) also makes the container root its root;
     the user namespace comes last, when joining the others needs host privileges no
-    more (the mount namespace is the host's user namespace's: enter_user_namespace)."""
-    kinds = [("ipc", ln.CLONE_NEWIPC), ("uts", ln.CLONE_NEWUTS), ("net", ln.CLONE_NEWNET),
-             ("cgroup", ln.CLONE_NEWCGROUP), ("mnt", ln.CLONE_NEWNS)]
-    own_userns = not namespaces.same_user_ns(init_pid)
-    if own_userns:
-        kinds.append(("user", ln.CLONE_NEWUSER))
+    more (the mount namespace is the host's user namespace's: enter_user_namespace).
+    Those it shares already are left alone: joining one's own namespace still needs
+    privilege over its owner (rootless, a host cgroup namespace is not the caller's)."""
+    kinds = [(name, flag) for name, flag in (
+        ("ipc", ln.CLONE_NEWIPC), ("uts", ln.CLONE_NEWUTS), ("net", ln.CLONE_NEWNET),
+        ("cgroup", ln.CLONE_NEWCGROUP), ("mnt", ln.CLONE_NEWNS), ("user", ln.CLONE_NEWUSER))
+        if not namespaces.same_namespace(init_pid, name)]
     fds = []
     try:
         for name, flag in kinds:  # all opened first: /proc paths need the host's mounts
@@ -134,7 +135,7 @@ def join_container(init_pid: int) -> None:
     finally:
         for fd, _flag in fds:
             os.close(fd)
-    if own_userns:
+    if any(flag == ln.CLONE_NEWUSER for _name, flag in kinds):
         become_userns_root()
 
 

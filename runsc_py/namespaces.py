@@ -144,9 +144,10 @@ def in_initial_user_ns() -> bool:
         return f.read().split() == ["0", "0", "4294967295"]
 
 
-def same_user_ns(pid: int) -> bool:
-    """Whether process pid is in the caller's own user namespace."""
-    return os.readlink(f"/proc/{pid}/ns/user") == os.readlink("/proc/self/ns/user")
+def same_namespace(pid: int, kind: str) -> bool:
+    """Whether process pid is in the caller's own namespace of this kind (a
+    /proc/PID/ns name: user, mnt, net, ...)."""
+    return os.readlink(f"/proc/{pid}/ns/{kind}") == os.readlink(f"/proc/self/ns/{kind}")
 
 
 def read_id_maps(pid: int) -> tuple[tuple[IdMapping, ...], tuple[IdMapping, ...]]:

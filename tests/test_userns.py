@@ -241,3 +241,36 @@ def test_rootless_bind_from_a_nosuid_noexec_mount_is_read_only_as_asked(rt, root
         assert p.returncode == 1 and "Read-only file system" in p.stderr
     finally:
         subprocess.run(["umount", "-l", str(source)])
+
+
+def test_rootless_exec_pause_and_delete(rt, rootfs_template, scratch):
+    """The rest of the lifecycle as nobody: exec joins the container (its uid 0 is the
+    caller's uid on the host), pause and resume without a cgroup, kill and delete."""
+    xdg = scratch / "xdg"
+    xdg.mkdir(mode=0o700)
+    os.chown(xdg, NOBODY, NOBODY)
+    b = make_bundle(scratch / "b", ["sleep", "60"], rootfs_template=rootfs_template,
+                    readonly=False, edit=_user_namespace(NOBODY, 1))
+    _chown_tree(b, NOBODY)
+    env = {"PATH": os.environ["PATH"], "XDG_RUNTIME_DIR": str(xdg)}
+    runtime = _as_nobody(["-m", "runsc_py", "--platform", rt.platform], scratch, env)
+
+    def cli(*args: str, **kw) -> subprocess.CompletedProcess:
+        kw.setdefault("capture_output", True)
+        return subprocess.run([*runtime, *args], cwd=b, env=env, text=True, timeout=90, **kw)
+
+    assert cli("run", "--detach", "rl-life", capture_output=False,
+               stdout=subprocess.DEVNULL).returncode == 0
+    try:
+        p = cli("exec", "rl-life", "sh", "-c", "id -u; cat /proc/self/uid_map; touch /byexec")
+        assert p.returncode == 0, p.stderr
+        assert p.stdout.split() == ["0", "0", str(NOBODY), "1"]
+        assert _owner(b / "rootfs" / "byexec") == (NOBODY, NOBODY)
+        assert cli("pause", "rl-life").returncode == 0
+        assert '"paused"' in cli("state", "rl-life").stdout
+        assert cli("resume", "rl-life").returncode == 0
+    finally:
+        cli("kill", "rl-life", "KILL")
+        p = cli("delete", "--force", "rl-life")
+    assert p.returncode == 0, p.stderr
+    assert not (xdg / "runsc-py" / "rl-life").exists()
