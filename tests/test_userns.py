@@ -274,3 +274,20 @@ def test_rootless_exec_pause_and_delete(rt, rootfs_template, scratch):
         p = cli("delete", "--force", "rl-life")
     assert p.returncode == 0, p.stderr
     assert not (xdg / "runsc-py" / "rl-life").exists()
+
+
+def test_terminal_belongs_to_the_namespace_root(rt, rootfs_template, scratch):
+    """The pty of a terminal process is owned by its user as the namespace maps it
+    (host 100000 for root), and stat inside shows it as 0:0, not as the host's ids."""
+    host = 100000
+
+    def edit(cfg: dict) -> None:
+        _user_namespace(host, 65536)(cfg)
+        cfg["process"]["terminal"] = True
+
+    b = make_bundle(scratch / "b", ["sh", "-c", "stat -c '%u:%g' $(tty) /proc/self/fd/0"],
+                    rootfs_template=rootfs_template, readonly=False, edit=edit)
+    _chown_tree(b / "rootfs", host)
+    p = rt.run("run", "--bundle", b, "us-tty-" + uuid.uuid4().hex[:6], input="")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["0:0", "0:0"]

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import errno
 
-from gofer.protocol import pack_stat
 from sentry.abi import stat_to_statx
 from sentry.errors import SyscallError
+from sentry.fs.node import pack_host_stat
 from sentry.syscalls.sys_file import AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW
 from sentry.task import AT_FDCWD, Task
 
@@ -22,7 +22,7 @@ def stat_of(t: Task, dirfd: int, addr: int, flags: int) -> bytes:
         if dirfd == AT_FDCWD:
             path = t.cwd()
         else:
-            return pack_stat(t.fd_stat(dirfd))
+            return pack_host_stat(t.fd_stat(dirfd))
     p = t.kernel.mounts.resolve(t, dirfd, path)
     follow = not flags & AT_SYMLINK_NOFOLLOW
     return t.kernel.mounts.follow(lambda q: q.fs.stat(t, q, follow), t, p)
