@@ -93,3 +93,14 @@ def test_podman_exec(podman):
     p = podman("wait", cid, timeout=60)
     assert p.stdout.strip() == "137", podman.explain(f"wait: {p.stdout!r}")
     assert "exec" in podman.recorder.commands()
+
+
+def test_podman_uidmap_runs_in_a_user_namespace(podman):
+    """`podman run --uidmap/--gidmap` (podman chowns the image for the map and hands
+    the runtime a user namespace with it): root inside is host uid 100000, as under runc."""
+    p = podman("run", "--rm", *podman.run_args(), "--uidmap", "0:100000:65536",
+               "--gidmap", "0:100000:65536", IMAGE, "sh", "-c",
+               "id -u; cat /proc/self/uid_map; touch /x; stat -c %u:%g /x /bin/sh", check=False)
+    assert p.returncode == 0, podman.explain(f"exit {p.returncode} stderr={p.stderr!r}")
+    assert p.stdout.split() == ["0", "0", "100000", "65536", "0:0", "0:0"], \
+        podman.explain(f"stdout={p.stdout!r}")
