@@ -193,11 +193,15 @@ def cmd_create(args: argparse.Namespace) -> int:
 
 
 def _default_root() -> str:
-    """As runc's: /run/runsc-py, or the caller's $XDG_RUNTIME_DIR/runsc-py when it is
-    not root (it cannot write /run)."""
-    if os.geteuid() == 0:
-        return DEFAULT_ROOT
+    """As runc's: /run/runsc-py, or $XDG_RUNTIME_DIR/runsc-py for a caller that is not
+    the host's root: a non-root user, or root in a user namespace of its own (rootless
+    podman runs its runtime so) unless $USER says root."""
+    from runsc_py import namespaces
+
     runtime_dir = os.environ.get("XDG_RUNTIME_DIR")
+    if os.geteuid() == 0 and (not runtime_dir or os.environ.get("USER") == "root"
+                              or namespaces.in_initial_user_ns()):
+        return DEFAULT_ROOT
     if not runtime_dir:
         raise RuntimeFailure("not run as root: set XDG_RUNTIME_DIR or pass --root")
     return os.path.join(runtime_dir, "runsc-py")

@@ -8,17 +8,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import uuid
 from pathlib import Path
 
 import pytest
 
-from helpers import make_bundle, require
+from helpers import NOBODY, as_nobody, make_bundle, require
 
-REPO = Path(__file__).resolve().parents[1]
-NOBODY = 65534
 # what the container's root may do to files, as a privileged container's root has
 FILE_CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER",
              "CAP_KILL", "CAP_SETUID", "CAP_SETGID"]
@@ -152,22 +149,9 @@ def test_bad_id_mappings_are_refused(rt, bundle, edit, message):
 
 # -- rootless --------------------------------------------------------------------------
 def _as_nobody(argv: list[str], scratch: Path, env: dict[str, str]) -> list[str]:
-    """argv (a python -m ... command) run as nobody, with no groups. An interpreter
-    under a directory nobody may not enter (/root/.pyenv) is bound somewhere it may,
-    in a mount namespace of the command's own."""
-    drop = ["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups"]
-    exe = Path(sys.executable).resolve()
-    prefix = Path(sys.prefix).resolve()
-    site = [p for p in sys.path if p.startswith(str(prefix)) and p.endswith("site-packages")]
-    env["PYTHONPATH"] = str(REPO)
-    if subprocess.run([*drop, "test", "-x", str(exe)]).returncode == 0:
-        return [*drop, str(exe), *argv]
-    bound = scratch / "python"
-    bound.mkdir()
-    env["PYTHONPATH"] += "".join(":" + str(bound / Path(p).relative_to(prefix)) for p in site)
-    return ["unshare", "--mount", "--propagation", "private", "sh", "-c",
-            f'mount --bind "{prefix}" "{bound}" && exec "$@"', "sh",
-            *drop, str(bound / exe.relative_to(prefix)), *argv]
+    """argv (python arguments) run by this interpreter as nobody."""
+    prefix, python = as_nobody(scratch, env)
+    return [*prefix, python, *argv]
 
 
 ROOTLESS_SCRIPT = ("id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map; "
