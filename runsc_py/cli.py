@@ -404,7 +404,7 @@ def cmd_features(args: argparse.Namespace) -> int:
         "hooks": [],
         "mountOptions": ["ro", "rw", "nosuid", "nodev", "noexec", "bind", "rbind"],
         "linux": {
-            "namespaces": ["pid", "network", "ipc", "uts", "mount", "cgroup"],
+            "namespaces": ["pid", "network", "ipc", "uts", "mount", "cgroup", "user"],
             "capabilities": [f"CAP_{c}" for c in CAP_NAMES],
             "cgroup": {"v1": True, "v2": True, "systemd": False},
             "seccomp": {"enabled": False},  # the sandbox's own filter replaces the spec's

@@ -5,6 +5,7 @@ not map: the gofer and the sentry act for it, with real host privileges, and mus
 lend them)."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -127,6 +128,12 @@ def test_exec_joins_the_user_namespace(rt, bundle, tmp_path):
         assert _owner(b / "rootfs" / "byexec") == (host, host)
     finally:
         rt.run("delete", "--force", cid)
+
+
+def test_features_lists_the_user_namespace(rt):
+    r = rt.run("features")
+    assert r.returncode == 0, r.stderr
+    assert "user" in json.loads(r.stdout)["linux"]["namespaces"]
 
 
 @pytest.mark.parametrize("edit, message", [
