@@ -262,9 +262,10 @@ def load(bundle: str | Path) -> Spec:
         # without them every id inside would be the overflow id: nothing could run
         raise RuntimeFailure("config.json: a new user namespace needs "
                              "linux.uidMappings and linux.gidMappings")
-    if (uid_mappings or gid_mappings) and (user_ns is None or user_ns.path):
+    if (uid_mappings or gid_mappings) and user_ns is None:
+        # (with a path, they are the joined namespace's own, as containerd passes them)
         raise RuntimeFailure("config.json: linux.uidMappings and linux.gidMappings need "
-                             "a new user namespace in linux.namespaces")
+                             "a user namespace in linux.namespaces")
     annotations = _get(raw, "annotations", dict, "", {})
     return Spec(
         raw=raw, bundle=bundle, root_path=root_path.resolve(),
