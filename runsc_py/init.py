@@ -78,19 +78,15 @@ def unshare_new(flags: int) -> None:
         loopback_up()
 
 
-def enter_user_namespace(spec: Spec, proc_self: int) -> None:
-    """The spec's user namespace: joined, or made with the spec's id maps. The init then
+def enter_user_namespace(spec: Spec, proc_self: int, joined: int) -> None:
+    """The spec's user namespace: joined (`joined`, an fd of the namespace named by its
+    path, opened while the host's /proc was there), or made with the spec's id maps
+    (written through proc_self, the init's /proc/<pid> directory). The init then
     acts as the namespace's root: host root's ids are no ids inside it. The mounts are
     made by then (as runc opens mount sources as host root): their sources need not be
     reachable from inside."""
-    ns = spec.user_namespace
-    assert ns is not None
-    if ns.path:
-        fd = os.open(ns.path, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            ln.setns(fd, ln.CLONE_NEWUSER)
-        finally:
-            os.close(fd)
+    if joined >= 0:
+        ln.setns(joined, ln.CLONE_NEWUSER)
     else:
         namespaces.unshare_user(proc_self, spec.uid_mappings, spec.gid_mappings)
     become_userns_root()
@@ -189,12 +185,19 @@ def run(spec: Spec, process: Process, sync: socket.socket, skeleton: str,
             join_container(join_pid)
         else:
             later = join_namespaces(spec)
+            # (rootfs.setup hides the host's /proc: what the user namespace needs of it
+            # is opened first)
+            user_ns = spec.user_namespace
             proc_self = os.open("/proc/self", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-            rootfs.setup(spec, skeleton)  # (hides the host's /proc: proc_self stays)
-            if spec.user_namespace is not None:
-                enter_user_namespace(spec, proc_self)
+            joined = os.open(user_ns.path, os.O_RDONLY | os.O_CLOEXEC) \
+                if user_ns is not None and user_ns.path else -1
+            rootfs.setup(spec, skeleton)
+            if user_ns is not None:
+                enter_user_namespace(spec, proc_self, joined)
                 unshare_new(later)
-            os.close(proc_self)
+            for fd in (proc_self, joined):
+                if fd >= 0:
+                    os.close(fd)
             if spec.hostname and any(ns.type == "uts" for ns in spec.namespaces):
                 ln.sethostname(spec.hostname)
         os.makedirs(process.cwd, exist_ok=True)

@@ -282,3 +282,34 @@ def test_terminal_belongs_to_the_namespace_root(rt, rootfs_template, scratch):
     p = rt.run("run", "--bundle", b, "us-tty-" + uuid.uuid4().hex[:6], input="")
     assert p.returncode == 0, p.stderr
     assert p.stdout.split() == ["0:0", "0:0"]
+
+
+def test_a_second_container_joins_the_first_ones_user_namespace(rt, rootfs_template, scratch):
+    """As a pod's containers share its sandbox's (Kubernetes hostUsers: false): the
+    user and network namespaces named by the first sandbox's pid, which `create`
+    handed out."""
+    host = 100000
+    first = make_bundle(scratch / "a", ["sleep", "60"], rootfs_template=rootfs_template,
+                        readonly=False, edit=_user_namespace(host, 65536))
+    _chown_tree(first / "rootfs", host)
+    assert subprocess.run(rt.cmd("run", "--detach", "--bundle", first, "us-pod-a"), timeout=60,
+                          stdout=subprocess.DEVNULL).returncode == 0
+    try:
+        pid = rt.state("us-pod-a")["pid"]
+
+        def join(cfg: dict) -> None:
+            _user_namespace(host, 65536)(cfg)
+            for ns in cfg["linux"]["namespaces"]:
+                if ns["type"] in ("user", "network"):
+                    ns["path"] = f"/proc/{pid}/ns/{'net' if ns['type'] == 'network' else 'user'}"
+
+        second = make_bundle(scratch / "b", ["sh", "-c", "id -u; cat /proc/self/uid_map; "
+                                             "touch /made"],
+                             rootfs_template=rootfs_template, readonly=False, edit=join)
+        _chown_tree(second / "rootfs", host)
+        p = rt.run("run", "--bundle", second, "us-pod-b")
+        assert p.returncode == 0, p.stderr
+        assert p.stdout.split() == ["0", "0", str(host), "65536"]
+        assert _owner(second / "rootfs" / "made") == (host, host)
+    finally:
+        rt.run("delete", "--force", "us-pod-a")
