@@ -147,6 +147,8 @@ class Task:
             err = lib.task_creds(self.pid, out)
             if err == -errno.ESRCH:
                 raise TaskGone()
+            if err == -errno.EPERM:  # ids its user namespace does not map: no one's
+                raise SyscallError(errno.EPERM)
             if err < 0:  # more supplementary groups than the gofer protocol carries
                 raise SyscallError(errno.EINVAL)
             self._creds = Creds(

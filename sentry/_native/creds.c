@@ -54,7 +54,8 @@ static int creds_uncached;
  * sentry sees them ("inside outside count" triples). /proc/<tid>/status gives the host's
  * ids, which become the task's own here, so that everything the sentry decides or hands
  * the gofer (which works inside that namespace) is in the task's terms, as its own kernel
- * would see them. A host id outside the map is the overflow id, as the kernel shows it.
+ * would see them. Shown (an owner, a status line), a host id outside the map is the
+ * overflow id, as the kernel shows it; a task's own such id makes it no one (translate).
  */
 #define MAX_ID_MAP 340 /* the kernel's limit on the lines of a uid_map */
 #define OVERFLOW_ID 65534
@@ -76,14 +77,21 @@ int creds_set_id_maps(const uint32_t *uids, int nuids, const uint32_t *gids, int
 /* 1 when the tasks live in a user namespace of their own */
 static int creds_translated(void) { return uid_map_len >= 0; }
 
+/* id's number inside the namespace, or -1 where it does not map it */
+static int64_t inside(uint32_t (*map)[3], int len, uint32_t id)
+{
+    for (int i = 0; i < len; i++)
+        if (id >= map[i][1] && id - map[i][1] < map[i][2])
+            return (int64_t)map[i][0] + (id - map[i][1]);
+    return -1;
+}
+
 static uint32_t from_host(uint32_t (*map)[3], int len, uint32_t id)
 {
     if (len < 0)
         return id;
-    for (int i = 0; i < len; i++)
-        if (id >= map[i][1] && id - map[i][1] < map[i][2])
-            return map[i][0] + (id - map[i][1]);
-    return OVERFLOW_ID;
+    int64_t v = inside(map, len, id);
+    return v < 0 ? OVERFLOW_ID : (uint32_t)v;
 }
 
 /* A host uid or gid (an inode's owner, a /proc/<pid>/status line) in the tasks' terms */
@@ -107,6 +115,34 @@ static int parse_ids(const char *field, uint32_t *effective, uint32_t *fs)
         return -1;
     *effective = (uint32_t)v[1];
     *fs = (uint32_t)v[3];
+    return 0;
+}
+
+/*
+ * c's host ids in the namespace's terms. A task with an id the namespace does not map
+ * (only a process on its way in has one) acts as no one: -EPERM, never as the overflow
+ * id, which the namespace may map to someone. Unmapped supplementary groups are left
+ * out: that can only take permissions away.
+ */
+static int translate(struct task_creds *c)
+{
+    int64_t uid = inside(uid_map, uid_map_len, c->uid);
+    int64_t fsuid = inside(uid_map, uid_map_len, c->fsuid);
+    int64_t gid = inside(gid_map, gid_map_len, c->gid);
+    int64_t fsgid = inside(gid_map, gid_map_len, c->fsgid);
+    if (uid < 0 || fsuid < 0 || gid < 0 || fsgid < 0)
+        return -EPERM;
+    c->uid = (uint32_t)uid;
+    c->fsuid = (uint32_t)fsuid;
+    c->gid = (uint32_t)gid;
+    c->fsgid = (uint32_t)fsgid;
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < c->ngroups; i++) {
+        int64_t g = inside(gid_map, gid_map_len, c->groups[i]);
+        if (g >= 0)
+            c->groups[kept++] = (uint32_t)g;
+    }
+    c->ngroups = kept;
     return 0;
 }
 
@@ -143,13 +179,7 @@ static int parse_status(const char *status, struct task_creds *c, int *tgid)
         c->groups[c->ngroups++] = (uint32_t)g;
         f = end;
     }
-    c->uid = creds_uid_from_host(c->uid);
-    c->fsuid = creds_uid_from_host(c->fsuid);
-    c->gid = creds_gid_from_host(c->gid);
-    c->fsgid = creds_gid_from_host(c->fsgid);
-    for (uint32_t i = 0; i < c->ngroups; i++)
-        c->groups[i] = creds_gid_from_host(c->groups[i]);
-    return 0;
+    return creds_translated() ? translate(c) : 0;
 }
 
 /* Whether change i is over: its caller is gone (an exec that succeeded frees the
@@ -210,7 +240,8 @@ static int read_status(int tid, struct task_creds *out, int *tgid)
 /*
  * The credentials of task tid, which Linux keeps per thread. Cached, keyed by the
  * inode of /proc/<tid> (which a recycled tid does not share) and kept true as the top
- * of this file says. -ESRCH: the task is gone.
+ * of this file says. -ESRCH: the task is gone; -EPERM: its ids are not its user
+ * namespace's (translate).
  */
 int task_creds(int tid, struct task_creds *out)
 {
@@ -244,8 +275,8 @@ static void task_creds_forget(int tid)
 static int non_leader(int tid)
 {
     struct task_creds c;
-    int tgid;
-    return read_status(tid, &c, &tgid) == 0 && tgid != tid;
+    int tgid, ret = read_status(tid, &c, &tgid);
+    return (ret == 0 || ret == -EPERM) && tgid != tid; /* (EPERM: ids unmapped, tgid read) */
 }
 
 /*
