@@ -313,3 +313,24 @@ def test_a_second_container_joins_the_first_ones_user_namespace(rt, rootfs_templ
         assert _owner(second / "rootfs" / "made") == (host, host)
     finally:
         rt.run("delete", "--force", "us-pod-a")
+
+
+def test_reopening_a_host_file_through_proc_fd_is_the_namespace_roots_right(
+        rt, rootfs_template, scratch):
+    """The container's stdin is a host root's 0644 file. Its root, with CAP_DAC_OVERRIDE
+    in its user namespace, reopening /proc/self/fd/0 for writing is refused (EACCES): the
+    sentry reopens it with the caller's host ids (100000) and no capability over a file
+    whose owner the namespace does not map, as the kernel would decide for the caller."""
+    host = 100000
+    victim = scratch / "stdin"
+    victim.write_text("original\n")
+    victim.chmod(0o644)
+    b = make_bundle(scratch / "b", ["/bin/rsphelper", "write", "/proc/self/fd/0", "pwned"],
+                    rootfs_template=rootfs_template, readonly=False, capabilities=FILE_CAPS,
+                    edit=_user_namespace(host, 65536))
+    _chown_tree(b / "rootfs", host)
+    with open(victim) as stdin:
+        p = subprocess.run(rt.cmd("run", "--bundle", b, "us-reopen-" + uuid.uuid4().hex[:6]),
+                           stdin=stdin, capture_output=True, text=True, timeout=60)
+    assert "EACCES" in p.stdout + p.stderr, p.stdout + p.stderr
+    assert victim.read_text() == "original\n"

@@ -54,11 +54,11 @@ static int creds_uncached;
  * sentry sees them ("inside outside count" triples). /proc/<tid>/status gives the host's
  * ids, which become the task's own here, so that everything the sentry decides or hands
  * the gofer (which works inside that namespace) is in the task's terms, as its own kernel
- * would see them. Shown (an owner, a status line), a host id outside the map is the
- * overflow id, as the kernel shows it; a task's own such id makes it no one (translate).
+ * would see them. A task's own id outside the map makes it no one (translate); the
+ * sentry shows other such ids (an owner, a status line) as the overflow id, and acts on
+ * the host for the task with its host ids (sentry/task.py acting_as).
  */
 #define MAX_ID_MAP 340 /* the kernel's limit on the lines of a uid_map */
-#define OVERFLOW_ID 65534
 static uint32_t uid_map[MAX_ID_MAP][3], gid_map[MAX_ID_MAP][3];
 static int uid_map_len = -1, gid_map_len = -1; /* -1: the sentry's own namespace */
 
@@ -86,17 +86,22 @@ static int64_t inside(uint32_t (*map)[3], int len, uint32_t id)
     return -1;
 }
 
-static uint32_t from_host(uint32_t (*map)[3], int len, uint32_t id)
+/* The host's number of an id inside the namespace, or -1 where it maps none there */
+static int64_t outside(uint32_t (*map)[3], int len, uint32_t id)
 {
-    if (len < 0)
-        return id;
-    int64_t v = inside(map, len, id);
-    return v < 0 ? OVERFLOW_ID : (uint32_t)v;
+    for (int i = 0; i < len; i++)
+        if (id >= map[i][0] && id - map[i][0] < map[i][2])
+            return (int64_t)map[i][1] + (id - map[i][0]);
+    return -1;
 }
 
-/* A host uid or gid (an inode's owner, a /proc/<pid>/status line) in the tasks' terms */
-uint32_t creds_uid_from_host(uint32_t id) { return from_host(uid_map, uid_map_len, id); }
-uint32_t creds_gid_from_host(uint32_t id) { return from_host(gid_map, gid_map_len, id); }
+/* For Python: host uids and gids in the tasks' terms and back (the same number when
+ * they share the sentry's namespace), -1 where the namespace maps none */
+int creds_in_user_ns(void) { return creds_translated(); }
+int64_t creds_uid_inside(uint32_t id) { return creds_translated() ? inside(uid_map, uid_map_len, id) : id; }
+int64_t creds_gid_inside(uint32_t id) { return creds_translated() ? inside(gid_map, gid_map_len, id) : id; }
+int64_t creds_uid_outside(uint32_t id) { return creds_translated() ? outside(uid_map, uid_map_len, id) : id; }
+int64_t creds_gid_outside(uint32_t id) { return creds_translated() ? outside(gid_map, gid_map_len, id) : id; }
 
 static const char *status_field(const char *status, const char *name)
 {
