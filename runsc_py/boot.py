@@ -117,15 +117,21 @@ def _start_gofer(cid: str) -> tuple[int, socket.socket]:
     it mounts for its /proc/self/fd idiom (gofer/confine.py) then holds nothing but
     itself, whoever may reach it."""
     sentry_end, gofer_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
-    pid = -1
-    try:
-        ln.unshare(ln.CLONE_NEWPID)
+    if not namespaces.in_initial_user_ns():
+        # Returning to its own pid namespace takes privilege over the host's user
+        # namespace, which a sentry outside it (rootless) lacks: the gofer then shares
+        # the sentry's pid namespace and binds a copy of its /proc (gofer/confine.py).
         pid = os.fork()
-    finally:
-        if pid != 0:  # later children in ours again (the gofer closes it below)
-            ln.setns(own_pid_ns, ln.CLONE_NEWPID)
-            os.close(own_pid_ns)
+    else:
+        own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+        pid = -1
+        try:
+            ln.unshare(ln.CLONE_NEWPID)
+            pid = os.fork()
+        finally:
+            if pid != 0:  # later children in ours again (the gofer closes it below)
+                ln.setns(own_pid_ns, ln.CLONE_NEWPID)
+                os.close(own_pid_ns)
     if pid == 0:
         try:
             sentry_end.close()
