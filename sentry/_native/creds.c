@@ -98,10 +98,22 @@ static int64_t outside(uint32_t (*map)[3], int len, uint32_t id)
 /* For Python: host uids and gids in the tasks' terms and back (the same number when
  * they share the sentry's namespace), -1 where the namespace maps none */
 int creds_in_user_ns(void) { return creds_translated(); }
-int64_t creds_uid_inside(uint32_t id) { return creds_translated() ? inside(uid_map, uid_map_len, id) : id; }
-int64_t creds_gid_inside(uint32_t id) { return creds_translated() ? inside(gid_map, gid_map_len, id) : id; }
-int64_t creds_uid_outside(uint32_t id) { return creds_translated() ? outside(uid_map, uid_map_len, id) : id; }
-int64_t creds_gid_outside(uint32_t id) { return creds_translated() ? outside(gid_map, gid_map_len, id) : id; }
+int64_t creds_uid_inside(uint32_t id)
+{
+    return creds_translated() ? inside(uid_map, uid_map_len, id) : id;
+}
+int64_t creds_gid_inside(uint32_t id)
+{
+    return creds_translated() ? inside(gid_map, gid_map_len, id) : id;
+}
+int64_t creds_uid_outside(uint32_t id)
+{
+    return creds_translated() ? outside(uid_map, uid_map_len, id) : id;
+}
+int64_t creds_gid_outside(uint32_t id)
+{
+    return creds_translated() ? outside(gid_map, gid_map_len, id) : id;
+}
 
 static const char *status_field(const char *status, const char *name)
 {
