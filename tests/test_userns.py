@@ -334,3 +334,24 @@ def test_reopening_a_host_file_through_proc_fd_is_the_namespace_roots_right(
                            stdin=stdin, capture_output=True, text=True, timeout=60)
     assert "EACCES" in p.stdout + p.stderr, p.stdout + p.stderr
     assert victim.read_text() == "original\n"
+
+
+def test_rootless_needs_the_callers_ids_mapped(rt, rootfs_template, scratch):
+    """Rootless, the spec's user namespace must map the caller's uid and gid (one each):
+    no namespace, or another id, is a one-line error and leaves no state behind."""
+    xdg = scratch / "xdg"
+    xdg.mkdir(mode=0o700)
+    os.chown(xdg, NOBODY, NOBODY)
+    env = {"PATH": os.environ["PATH"], "XDG_RUNTIME_DIR": str(xdg)}
+    runtime = _as_nobody(["-m", "runsc_py", "--platform", rt.platform], scratch, env)
+    for name, edit, message in (
+            ("none", lambda cfg: None, "needs a new user namespace"),
+            ("other", _user_namespace(1000, 1), "only the caller's uid 65534 and gid 65534")):
+        b = make_bundle(scratch / name, ["true"], rootfs_template=rootfs_template,
+                        readonly=False, edit=edit)
+        _chown_tree(b, NOBODY)
+        p = subprocess.run([*runtime, "run", f"rl-{name}"], cwd=b, env=env,
+                           capture_output=True, text=True, timeout=90)
+        assert p.returncode != 0 and message in p.stderr, p.stderr
+        assert p.stderr.count("\n") == 1, p.stderr
+        assert not (xdg / "runsc-py" / f"rl-{name}").exists()
