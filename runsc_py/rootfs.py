@@ -112,6 +112,26 @@ def _remount_bind(target: str, flags: int) -> None:
     ln.mount("none", target, None, ln.MS_REMOUNT | ln.MS_BIND | flags)
 
 
+def _tmpfs_owner(spec: Spec, data: str) -> str:
+    """A tmpfs's options with its root's uid= and gid= (container ids, 0 if not given)
+    as the host numbers them: the tree is built as host root, before the user
+    namespace, where runc mounts it from inside (so its root is the container's)."""
+    if not spec.uid_mappings:
+        return data
+    ids = {"uid": 0, "gid": 0}
+    kept = []
+    for opt in filter(None, data.split(",")):
+        key, _, value = opt.partition("=")
+        if key in ids:
+            if not value.isdigit():
+                raise RuntimeFailure(f"tmpfs option {opt}: not a number")
+            ids[key] = int(value)
+        else:
+            kept.append(opt)
+    uid, gid = spec.host_ids(ids["uid"], ids["gid"])
+    return ",".join([*kept, f"uid={uid}", f"gid={gid}"])
+
+
 def _close_mountpoint(path: str) -> None:
     os.close(int(path.rsplit("/", 1)[1]))
 
@@ -147,7 +167,8 @@ def setup(spec: Spec, skeleton: str) -> None:
             elif m.type == "tmpfs":
                 target = root.mountpoint(m.destination, True)
                 try:
-                    ln.mount("tmpfs", target, "tmpfs", flags | ln.MS_NOSUID, data or None)
+                    ln.mount("tmpfs", target, "tmpfs", flags | ln.MS_NOSUID,
+                             _tmpfs_owner(spec, data) or None)
                 finally:
                     _close_mountpoint(target)
             else:

@@ -355,3 +355,29 @@ def test_rootless_needs_the_callers_ids_mapped(rt, rootfs_template, scratch):
         assert p.returncode != 0 and message in p.stderr, p.stderr
         assert p.stderr.count("\n") == 1, p.stderr
         assert not (xdg / "runsc-py" / f"rl-{name}").exists()
+
+
+def test_tmpfs_mounts_belong_to_the_namespace_root_as_runc(rt, rootfs_template, scratch):
+    """A spec's tmpfs (podman's /run: mode=755) belongs to the container's root, as runc
+    mounts it from inside the namespace: its root can write there."""
+    require(runc=True)
+    host = 100000
+
+    def edit(cfg: dict) -> None:
+        _user_namespace(host, 65536)(cfg)
+        cfg["mounts"].append({"destination": "/run", "type": "tmpfs", "source": "tmpfs",
+                              "options": ["nosuid", "nodev", "mode=755"]})
+
+    outputs = []
+    for who in ("runc", "ours"):
+        b = make_bundle(scratch / who, ["sh", "-c", "stat -c '%u:%g %a' /run; "
+                                        "touch /run/x && echo written"],
+                        rootfs_template=rootfs_template, readonly=False, edit=edit)
+        _chown_tree(b / "rootfs", host)
+        cid = f"us-tmpfs-{who}-{uuid.uuid4().hex[:6]}"
+        cmd = ["runc", "--root", str(scratch / "runc-root"), "run", "--bundle", str(b), cid] \
+            if who == "runc" else rt.cmd("run", "--bundle", b, cid)
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+        outputs.append(p.stdout)
+    assert outputs[1] == outputs[0] == "0:0 755\nwritten\n"
