@@ -381,3 +381,24 @@ def test_tmpfs_mounts_belong_to_the_namespace_root_as_runc(rt, rootfs_template, 
         assert p.returncode == 0, p.stderr
         outputs.append(p.stdout)
     assert outputs[1] == outputs[0] == "0:0 755\nwritten\n"
+
+
+def test_a_pty_opened_by_the_namespace_root_is_its_own_as_runc(rt, rootfs_template, scratch):
+    """A pty made through /dev/ptmx belongs to its opener, the namespace's root (the
+    sentry opens ptmx with the caller's host ids, not as host root)."""
+    require(runc=True)
+    host = 100000
+    outputs = []
+    for who in ("runc", "ours"):
+        b = make_bundle(scratch / who, ["sh", "-c", "exec 3<>/dev/ptmx; "
+                                        "stat -c '%u:%g %n' /dev/pts/0"],
+                        rootfs_template=rootfs_template, readonly=False,
+                        edit=_user_namespace(host, 65536))
+        _chown_tree(b / "rootfs", host)
+        cid = f"us-pty-{who}-{uuid.uuid4().hex[:6]}"
+        cmd = ["runc", "--root", str(scratch / "runc-root"), "run", "--bundle", str(b), cid] \
+            if who == "runc" else rt.cmd("run", "--bundle", b, cid)
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+        outputs.append(p.stdout)
+    assert outputs[1] == outputs[0] == "0:0 /dev/pts/0\n"
