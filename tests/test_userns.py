@@ -357,6 +357,24 @@ def test_rootless_needs_the_callers_ids_mapped(rt, rootfs_template, scratch):
         assert not (xdg / "runsc-py" / f"rl-{name}").exists()
 
 
+def _under_both(rt, rootfs_template, scratch: Path, name: str, script: str,
+                edit) -> list[str]:
+    """The stdout of script run by runc, then by runsc-py, on bundles made by edit
+    whose rootfs belongs to 100000 (each must exit 0)."""
+    outputs = []
+    for who in ("runc", "ours"):
+        b = make_bundle(scratch / f"{name}-{who}", ["sh", "-c", script],
+                        rootfs_template=rootfs_template, readonly=False, edit=edit)
+        _chown_tree(b / "rootfs", 100000)
+        cid = f"us-{name}-{who}-{uuid.uuid4().hex[:6]}"
+        cmd = ["runc", "--root", str(scratch / "runc-root"), "run", "--bundle", str(b), cid] \
+            if who == "runc" else rt.cmd("run", "--bundle", b, cid)
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, f"{who}: {p.stderr}"
+        outputs.append(p.stdout)
+    return outputs
+
+
 def test_tmpfs_mounts_belong_to_the_namespace_root_as_runc(rt, rootfs_template, scratch):
     """A spec's tmpfs (podman's /run: mode=755) belongs to the container's root, as runc
     mounts it from inside the namespace: its root can write there."""
@@ -368,18 +386,8 @@ def test_tmpfs_mounts_belong_to_the_namespace_root_as_runc(rt, rootfs_template, 
         cfg["mounts"].append({"destination": "/run", "type": "tmpfs", "source": "tmpfs",
                               "options": ["nosuid", "nodev", "mode=755"]})
 
-    outputs = []
-    for who in ("runc", "ours"):
-        b = make_bundle(scratch / who, ["sh", "-c", "stat -c '%u:%g %a' /run; "
-                                        "touch /run/x && echo written"],
-                        rootfs_template=rootfs_template, readonly=False, edit=edit)
-        _chown_tree(b / "rootfs", host)
-        cid = f"us-tmpfs-{who}-{uuid.uuid4().hex[:6]}"
-        cmd = ["runc", "--root", str(scratch / "runc-root"), "run", "--bundle", str(b), cid] \
-            if who == "runc" else rt.cmd("run", "--bundle", b, cid)
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-        assert p.returncode == 0, p.stderr
-        outputs.append(p.stdout)
+    outputs = _under_both(rt, rootfs_template, scratch, "tmpfs",
+                          "stat -c '%u:%g %a' /run; touch /run/x && echo written", edit)
     assert outputs[1] == outputs[0] == "0:0 755\nwritten\n"
 
 
@@ -388,17 +396,7 @@ def test_a_pty_opened_by_the_namespace_root_is_its_own_as_runc(rt, rootfs_templa
     sentry opens ptmx with the caller's host ids, not as host root)."""
     require(runc=True)
     host = 100000
-    outputs = []
-    for who in ("runc", "ours"):
-        b = make_bundle(scratch / who, ["sh", "-c", "exec 3<>/dev/ptmx; "
-                                        "stat -c '%u:%g %n' /dev/pts/0"],
-                        rootfs_template=rootfs_template, readonly=False,
-                        edit=_user_namespace(host, 65536))
-        _chown_tree(b / "rootfs", host)
-        cid = f"us-pty-{who}-{uuid.uuid4().hex[:6]}"
-        cmd = ["runc", "--root", str(scratch / "runc-root"), "run", "--bundle", str(b), cid] \
-            if who == "runc" else rt.cmd("run", "--bundle", b, cid)
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-        assert p.returncode == 0, p.stderr
-        outputs.append(p.stdout)
+    outputs = _under_both(rt, rootfs_template, scratch, "pty",
+                          "exec 3<>/dev/ptmx; stat -c '%u:%g %n' /dev/pts/0",
+                          _user_namespace(host, 65536))
     assert outputs[1] == outputs[0] == "0:0 /dev/pts/0\n"
