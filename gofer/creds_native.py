@@ -67,7 +67,10 @@ def switch_to(fsuid: int, fsgid: int, groups: tuple[int, ...], caps: int) -> Non
     previous, _current = _current, None
     if previous is None or previous[3] != _permitted:
         _set_effective(_permitted)  # CAP_SETGID/SETUID back, to switch ids at all
-    os.setgroups(list(groups))
+    if sorted(groups) != sorted(os.getgroups()):
+        # (unchanged groups are not set again: a rootless sandbox's user namespace
+        # denies setgroups, and its tasks all have the groups the gofer has)
+        os.setgroups(list(groups))
     _libc.setfsgid(fsgid)
     _libc.setfsuid(fsuid)
     # after setfsuid, which adjusts the filesystem capabilities on its own

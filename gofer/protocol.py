@@ -151,9 +151,11 @@ def decode_request(data: bytes) -> Request:
 STAT = struct.Struct("<QQQIIIiQqqqQQQQQQqqq")
 
 
-def pack_stat(st: os.stat_result) -> bytes:
+def pack_stat(st: os.stat_result, uid: int | None = None, gid: int | None = None) -> bytes:
+    """st as struct stat, with uid and gid in place of its owner if given."""
     return STAT.pack(
-        st.st_dev, st.st_ino, st.st_nlink, st.st_mode, st.st_uid, st.st_gid, 0,
+        st.st_dev, st.st_ino, st.st_nlink, st.st_mode,
+        st.st_uid if uid is None else uid, st.st_gid if gid is None else gid, 0,
         st.st_rdev, st.st_size, st.st_blksize, st.st_blocks,
         st.st_atime_ns // 10**9, st.st_atime_ns % 10**9,
         st.st_mtime_ns // 10**9, st.st_mtime_ns % 10**9,
@@ -197,8 +199,10 @@ def recv_message(sock: socket.socket) -> tuple[bytes, list[int]]:
     return data, list(fds)
 
 
-def send_message(sock: socket.socket, data: bytes, fd: int) -> None:
-    if fd < 0:
+def send_message(sock: socket.socket, data: bytes, fd: int, *more_fds: int) -> None:
+    """data, with fd (none if negative) and more_fds (up to 3) attached."""
+    fds = [f for f in (fd, *more_fds) if f >= 0]
+    if not fds:
         sock.sendmsg([data])
     else:
-        sock.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]))])
+        sock.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])

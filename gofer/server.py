@@ -499,8 +499,8 @@ class Gofer:
 
     # -- serving ---------------------------------------------------------------------
     def serve(self) -> None:
-        self.root = self._receive_root()
-        confine_gofer(self.root)
+        self.root, userns = self._receive_root()
+        confine_gofer(self.root, userns)
         # TEST HOOK (tests/security/test_self_confinement.py): a forbidden syscall
         # after the first request must kill the gofer, and so stop the sandbox.
         test_forbidden = os.environ.get("RUNSC_PY_TEST_FORBIDDEN") == "gofer"
@@ -563,15 +563,16 @@ class Gofer:
             if test_forbidden:
                 forbidden_syscall()  # TEST HOOK: killed here by the allowlist
 
-    def _receive_root(self) -> int:
+    def _receive_root(self) -> tuple[int, int]:
+        """The container root's fd, and the tasks' user namespace's or -1."""
         data, fds = recv_message(self.sock)
         req = decode_request(data)
-        if req.op != Op.ROOT or len(fds) != 1:
+        if req.op != Op.ROOT or len(fds) not in (1, 2):
             raise SystemExit("gofer: expected the container root first")
         fd = fds[0]
         if not stat.S_ISDIR(os.fstat(fd).st_mode):
             raise SystemExit("gofer: the container root is not a directory")
-        return fd
+        return fd, fds[1] if len(fds) == 2 else -1
 
 
 def _read_at(fd: int, offset: int, length: int) -> bytes:

@@ -9,6 +9,7 @@ kills the init and exits.
 """
 from __future__ import annotations
 
+import dataclasses
 import errno
 import gc
 import json
@@ -41,7 +42,7 @@ SYNTHETIC_KINDS = {"/proc": "proc", "/dev": "devfs", "/sys": "sysfs", "/dev/pts"
 
 def sandbox_config(spec: Spec, cid: str, log_path: str | None, log_format: str,
                    debug: bool, platform: str = "seccomp",
-                   pin_sentry: bool = True) -> SandboxConfig:
+                   pin_sentry: bool = True, rootless: bool = False) -> SandboxConfig:
     from runsc_py.rootfs import is_synthetic
 
     # sources are shown in /proc/mounts: never a host path
@@ -62,7 +63,7 @@ def sandbox_config(spec: Spec, cid: str, log_path: str | None, log_format: str,
         masked_paths=spec.masked_paths,
         readonly_paths=spec.readonly_paths,
         log_path=log_path, log_format=log_format, debug=debug, platform=platform,
-        pin_sentry=pin_sentry,
+        pin_sentry=pin_sentry, rootless=rootless,
     )
 
 
@@ -116,15 +117,21 @@ def _start_gofer(cid: str) -> tuple[int, socket.socket]:
     it mounts for its /proc/self/fd idiom (gofer/confine.py) then holds nothing but
     itself, whoever may reach it."""
     sentry_end, gofer_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
-    pid = -1
-    try:
-        ln.unshare(ln.CLONE_NEWPID)
+    if not namespaces.in_initial_user_ns():
+        # Returning to its own pid namespace takes privilege over the host's user
+        # namespace, which a sentry outside it (rootless) lacks: the gofer then shares
+        # the sentry's pid namespace and binds a copy of its /proc (gofer/confine.py).
         pid = os.fork()
-    finally:
-        if pid != 0:  # later children in ours again (the gofer closes it below)
-            ln.setns(own_pid_ns, ln.CLONE_NEWPID)
-            os.close(own_pid_ns)
+    else:
+        own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+        pid = -1
+        try:
+            ln.unshare(ln.CLONE_NEWPID)
+            pid = os.fork()
+        finally:
+            if pid != 0:  # later children in ours again (the gofer closes it below)
+                ln.setns(own_pid_ns, ln.CLONE_NEWPID)
+                os.close(own_pid_ns)
     if pid == 0:
         try:
             sentry_end.close()
@@ -238,7 +245,8 @@ class Sandbox:
             master = slave = None
             if self.spec.process.terminal:
                 master, slave = terminal.open_pty(devpts)
-                os.fchown(slave, self.spec.process.uid, self.spec.process.gid)
+                os.fchown(slave, *self.spec.host_ids(self.spec.process.uid,
+                                                      self.spec.process.gid))
             sentry_end, init_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             pid = os.fork()
             if pid == 0:
@@ -295,7 +303,10 @@ class Sandbox:
         # handlers' direct answers (sentry/_native/fastpath.c)
         root_fd = os.open(f"/proc/{pid}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         gofer = GoferClient(gofer_sock)
-        gofer.send_root(root_fd)
+        userns_fd = self._tasks_user_namespace(pid)
+        gofer.send_root(root_fd, userns_fd)
+        if userns_fd >= 0:
+            os.close(userns_fd)
         self.kernel = Kernel(self.config, gofer, init_pid=pid, root_fd=root_fd)
         if not self.spec.hostname and any(ns.type == "uts" and ns.path
                                           for ns in self.spec.namespaces):
@@ -328,6 +339,18 @@ class Sandbox:
         confine_sentry(str(self.state_dir), str(Path(skeleton).parent),
                        tuple(d.path for d in self.cgroup.dirs) if self.cgroup else (),
                        tracer=self.config.platform == "ptrace")
+
+    def _tasks_user_namespace(self, pid: int) -> int:
+        """An fd of the init's user namespace when it is not the sentry's (-1 if it
+        is), the sentry then reading its tasks' credentials in that namespace's terms."""
+        from sentry.task import translate_ids
+
+        if namespaces.same_namespace(pid, "user"):
+            return -1
+        uid_map, gid_map = namespaces.read_id_maps(pid)
+        translate_ids(tuple(dataclasses.astuple(m) for m in uid_map),
+                      tuple(dataclasses.astuple(m) for m in gid_map))
+        return os.open(f"/proc/{pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
 
     def _enter_pid_namespace(self) -> None:
         for ns in self.spec.namespaces:
@@ -487,7 +510,7 @@ class Sandbox:
         master = slave = None
         if process.terminal:
             master, slave = terminal.open_pty(self.kernel.devpts)
-            os.fchown(slave, process.uid, process.gid)
+            os.fchown(slave, *self.spec.host_ids(process.uid, process.gid))
         elif len(stdio) != 3:
             return {"error": "exec needs the caller's stdin, stdout and stderr"}
         sentry_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -591,6 +614,8 @@ def boot(spec: Spec, cid: str, state_dir: Path, ready: socket.socket, config: Sa
         # first of all: the sandbox's limits (its processes move in before the init
         # may start: Sandbox.create)
         sandbox.cgroup = cgroups.prepare(cid, spec.resources, scope=state_dir.parent)
+        if config.rootless:  # (after the cgroup: one delegated to the caller is its own)
+            sandbox.spec = namespaces.rootless_sandbox(spec)
         sandbox.create()
     except (RuntimeFailure, OSError) as e:
         if sandbox.cgroup is not None:

@@ -28,7 +28,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 # global flags that take a value (to find the command word without parsing)
-_VALUE_FLAGS = ("--root", "--log", "--log-format", "--platform")
+_VALUE_FLAGS = ("--root", "--log", "--log-format", "--platform", "--rootless")
 
 
 def _command_word(argv: list[str]) -> str | None:
@@ -51,11 +51,16 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
     """The whole command line; with `only` (a known command) just that command's
     subparser: building all 19 is a few ms of every start."""
     p = _Parser(prog="runsc-py", description="OCI runtime with a user-space kernel")
-    p.add_argument("--root", default=DEFAULT_ROOT, help="state directory")
+    p.add_argument("--root", default=None,
+                   help=f"state directory (default: {DEFAULT_ROOT}, or $XDG_RUNTIME_DIR/"
+                        "runsc-py when rootless)")
     p.add_argument("--log", default=None, help="log file (default: stderr)")
     p.add_argument("--log-format", default="text", choices=["text", "json"])
     p.add_argument("--debug", action="store_true")
     p.add_argument("--systemd-cgroup", action="store_true", help="accepted, as runc")
+    p.add_argument("--rootless", default="auto", choices=["true", "false", "auto"],
+                   help="run the sandbox in a user namespace of its own that maps the "
+                        "caller's ids (auto: when not run as root)")
     p.add_argument("--platform", default="seccomp", choices=list(PLATFORMS),
                    help="how trapped syscalls reach the sentry (as runsc --platform)")
     p.add_argument("--pin-sentry", action=argparse.BooleanOptionalAction, default=True,
@@ -162,7 +167,7 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
 def _store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from runsc_py.state import StateStore
 
-    return StateStore(args.root)
+    return StateStore(args.root or _default_root())
 
 
 def cmd_spec(args: argparse.Namespace) -> int:
@@ -183,8 +188,23 @@ def cmd_create(args: argparse.Namespace) -> int:
     container.create(_store(args), container.bundle_path(args.bundle), args.id,
                      args.pid_file, args.log, args.log_format, args.debug,
                      console_socket=_abs(args.console_socket), platform=args.platform,
-                     pin_sentry=args.pin_sentry)
+                     pin_sentry=args.pin_sentry, rootless=args.rootless)
     return 0
+
+
+def _default_root() -> str:
+    """As runc's: /run/runsc-py, or $XDG_RUNTIME_DIR/runsc-py for a caller that is not
+    the host's root: a non-root user, or root in a user namespace of its own (rootless
+    podman runs its runtime so) unless $USER says root."""
+    from runsc_py import namespaces
+
+    runtime_dir = os.environ.get("XDG_RUNTIME_DIR")
+    if os.geteuid() == 0 and (not runtime_dir or os.environ.get("USER") == "root"
+                              or namespaces.in_initial_user_ns()):
+        return DEFAULT_ROOT
+    if not runtime_dir:
+        raise RuntimeFailure("not run as root: set XDG_RUNTIME_DIR or pass --root")
+    return os.path.join(runtime_dir, "runsc-py")
 
 
 def _abs(path: str | None) -> str | None:
@@ -199,7 +219,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                                      args.pid_file, args.log, args.log_format, args.debug,
                                      console_socket=_abs(args.console_socket),
                                      foreground=not args.detach, platform=args.platform,
-                                     pin_sentry=args.pin_sentry)
+                                     pin_sentry=args.pin_sentry, rootless=args.rootless)
     # (blocked only now: the sandbox, forked by create, must not inherit the mask)
     signal.pthread_sigmask(signal.SIG_BLOCK, container.EXEC_SIGNALS)
     try:
@@ -384,7 +404,7 @@ def cmd_features(args: argparse.Namespace) -> int:
         "hooks": [],
         "mountOptions": ["ro", "rw", "nosuid", "nodev", "noexec", "bind", "rbind"],
         "linux": {
-            "namespaces": ["pid", "network", "ipc", "uts", "mount", "cgroup"],
+            "namespaces": ["pid", "network", "ipc", "uts", "mount", "cgroup", "user"],
             "capabilities": [f"CAP_{c}" for c in CAP_NAMES],
             "cgroup": {"v1": True, "v2": True, "systemd": False},
             "seccomp": {"enabled": False},  # the sandbox's own filter replaces the spec's
@@ -443,6 +463,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise
             args = _parser().parse_args(argv)  # (the whole parser's own verdict)
         runtime_log.setup(args.log, args.log_format, args.debug)
+        args.rootless = args.rootless == "true" or args.rootless == "auto" and os.geteuid() != 0
         if not args.command:
             raise RuntimeFailure("no command given (try --help)")
         return COMMANDS[args.command](args)

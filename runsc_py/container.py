@@ -34,7 +34,8 @@ def _utc_now() -> str:
 def create(store: StateStore, bundle: str, cid: str, pid_file: str | None,
            log_path: str | None, log_format: str, debug: bool,
            console_socket: str | None = None, foreground: bool = False,
-           platform: str = "seccomp", pin_sentry: bool = True) -> tuple[State, int | None]:
+           platform: str = "seccomp", pin_sentry: bool = True,
+           rootless: bool = False) -> tuple[State, int | None]:
     """Creates the sandbox; returns its state and, for a terminal in a foreground run
     without a console socket, the pty master to copy."""
     from runsc_py import boot  # noqa: PLC0415 - only create needs the sentry
@@ -50,7 +51,7 @@ def create(store: StateStore, bundle: str, cid: str, pid_file: str | None,
     state_dir = store.reserve(cid)
     try:
         config = boot.sandbox_config(spec, cid, log_path, log_format, debug, platform,
-                                     pin_sentry)
+                                     pin_sentry, rootless)
         ready, ready_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         pid = os.fork()
         if pid == 0:  # the sandbox process

@@ -8,6 +8,7 @@ Errors before the filter go back to the sentry as one line, and end the process.
 """
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import resource
@@ -20,7 +21,7 @@ from typing import NoReturn
 from gofer.protocol import send_message
 from sentry.platform import FILTER_MESSAGE
 from sentry.platform import linux_native as ln
-from runsc_py import rootfs, terminal
+from runsc_py import namespaces, rootfs, terminal
 from runsc_py.errors import RuntimeFailure
 from runsc_py.spec import Process, Spec
 from sentry.platform.seccomp_native import install_filter  # before pivot_root hides it
@@ -48,11 +49,15 @@ def find_executable(name: str, env: tuple[str, ...], cwd: str) -> str:
     raise RuntimeFailure(f'exec: "{name}": executable file not found in $PATH')
 
 
-def join_namespaces(spec: Spec) -> None:
+def join_namespaces(spec: Spec) -> int:
+    """The spec's namespaces but user, and a mount namespace of its own. Returns the
+    flags of the new namespaces still to make: with a user namespace, those are made
+    once inside it, so that it owns them (its root may then bind port 80 in its network
+    namespace, as under runc)."""
     new = 0
     for ns in spec.namespaces:
-        if ns.type == "pid":
-            continue  # the sentry enters the pid namespace before forking the init
+        if ns.type in ("pid", "user"):
+            continue  # pid: the sentry enters it before forking the init
         if ns.path:
             fd = os.open(ns.path, os.O_RDONLY | os.O_CLOEXEC)
             try:
@@ -61,10 +66,41 @@ def join_namespaces(spec: Spec) -> None:
                 os.close(fd)
         else:
             new |= NS_FLAGS[ns.type]
+    later = new & ~ln.CLONE_NEWNS if spec.user_namespace is not None else 0
     # the container tree needs a mount namespace of its own, whatever the spec says
-    ln.unshare(new | ln.CLONE_NEWNS)
-    if new & ln.CLONE_NEWNET:
+    unshare_new(new & ~later | ln.CLONE_NEWNS)
+    return later
+
+
+def unshare_new(flags: int) -> None:
+    ln.unshare(flags)
+    if flags & ln.CLONE_NEWNET:
         loopback_up()
+
+
+def enter_user_namespace(spec: Spec, proc_self: int, joined: int) -> None:
+    """The spec's user namespace: joined (`joined`, an fd of the namespace named by its
+    path, opened while the host's /proc was there), or made with the spec's id maps
+    (written through proc_self, the init's /proc/<pid> directory). The init then
+    acts as the namespace's root: host root's ids are no ids inside it. The mounts are
+    made by then (as runc opens mount sources as host root): their sources need not be
+    reachable from inside."""
+    if joined >= 0:
+        ln.setns(joined, ln.CLONE_NEWUSER)
+    else:
+        namespaces.unshare_user(proc_self, spec.uid_mappings, spec.gid_mappings)
+    become_userns_root()
+
+
+def become_userns_root() -> None:
+    """The ids of the current user namespace's root, where it has one (capabilities
+    stay: the kernel keeps them for a change to its root)."""
+    try:
+        os.setresgid(0, 0, 0)
+        os.setresuid(0, 0, 0)
+    except OSError as e:
+        if e.errno != errno.EINVAL:  # EINVAL: 0 is not mapped, the spec's ids follow
+            raise
 
 
 def loopback_up() -> None:
@@ -77,18 +113,26 @@ def loopback_up() -> None:
 
 def join_container(init_pid: int) -> None:
     """An exec'd process takes the init's namespaces (the pid namespace it has from
-    the sentry, its parent). setns(CLONE_NEWNS) also makes the container root its root."""
+    the sentry, its parent). setns(CLONE_NEWNS) also makes the container root its root;
+    the user namespace comes last, when joining the others needs host privileges no
+    more (the mount namespace is the host's user namespace's: enter_user_namespace).
+    Those it shares already are left alone: joining one's own namespace still needs
+    privilege over its owner (rootless, a host cgroup namespace is not the caller's)."""
+    kinds = [(name, flag) for name, flag in (
+        ("ipc", ln.CLONE_NEWIPC), ("uts", ln.CLONE_NEWUTS), ("net", ln.CLONE_NEWNET),
+        ("cgroup", ln.CLONE_NEWCGROUP), ("mnt", ln.CLONE_NEWNS), ("user", ln.CLONE_NEWUSER))
+        if not namespaces.same_namespace(init_pid, name)]
     fds = []
     try:
-        for name, flag in (("ipc", ln.CLONE_NEWIPC), ("uts", ln.CLONE_NEWUTS),
-                           ("net", ln.CLONE_NEWNET), ("cgroup", ln.CLONE_NEWCGROUP),
-                           ("mnt", ln.CLONE_NEWNS)):  # mnt last: /proc paths need the host's
+        for name, flag in kinds:  # all opened first: /proc paths need the host's mounts
             fds.append((os.open(f"/proc/{init_pid}/ns/{name}", os.O_RDONLY | os.O_CLOEXEC), flag))
         for fd, flag in fds:
             ln.setns(fd, flag)
     finally:
         for fd, _flag in fds:
             os.close(fd)
+    if any(flag == ln.CLONE_NEWUSER for _name, flag in kinds):
+        become_userns_root()
 
 
 def set_rlimits(process: Process) -> None:
@@ -106,7 +150,7 @@ def drop_privileges(process: Process, last_cap: int) -> None:
     for cap in range(last_cap + 1):
         if not caps.bounding >> cap & 1:
             ln.prctl(ln.PR_CAPBSET_DROP, cap)
-    os.setgroups(list(process.additional_gids))
+    _setgroups(list(process.additional_gids))
     ln.prctl(ln.PR_SET_KEEPCAPS, 1)
     os.setresgid(process.gid, process.gid, process.gid)
     os.setresuid(process.uid, process.uid, process.uid)
@@ -140,8 +184,20 @@ def run(spec: Spec, process: Process, sync: socket.socket, skeleton: str,
         if not new_container:
             join_container(join_pid)
         else:
-            join_namespaces(spec)
+            later = join_namespaces(spec)
+            # (rootfs.setup hides the host's /proc: what the user namespace needs of it
+            # is opened first)
+            user_ns = spec.user_namespace
+            proc_self = os.open("/proc/self", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            joined = os.open(user_ns.path, os.O_RDONLY | os.O_CLOEXEC) \
+                if user_ns is not None and user_ns.path else -1
             rootfs.setup(spec, skeleton)
+            if user_ns is not None:
+                enter_user_namespace(spec, proc_self, joined)
+                unshare_new(later)
+            for fd in (proc_self, joined):
+                if fd >= 0:
+                    os.close(fd)
             if spec.hostname and any(ns.type == "uts" for ns in spec.namespaces):
                 ln.sethostname(spec.hostname)
         os.makedirs(process.cwd, exist_ok=True)
@@ -185,6 +241,17 @@ def run(spec: Spec, process: Process, sync: socket.socket, skeleton: str,
         os.write(2, f"runsc-py: exec {process.args[0]}: {e.strerror}\n".encode())
         os._exit(127 if e.errno == 2 else 126)
     os._exit(127)
+
+
+def _setgroups(gids: list[int]) -> None:
+    """setgroups(2), which a user namespace whose gid_map an unprivileged process wrote
+    (rootless: setgroups "deny") refuses to a root holding CAP_SETGID: there the groups
+    stay as they are unless some were asked for, as runc does."""
+    try:
+        os.setgroups(gids)
+    except PermissionError:
+        if gids:
+            raise
 
 
 def _default_signals() -> None:

@@ -13,6 +13,7 @@ import stat
 
 from gofer.openat2_native import RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, openat2
 from sentry.platform import linux_native as ln
+from runsc_py import namespaces
 from runsc_py.errors import RuntimeFailure
 from runsc_py.spec import Mount, Spec
 
@@ -91,9 +92,44 @@ def _bind(source: str, root: _Root, dest: str, is_dir: bool, flags: int,
         # the old fd names the directory under the new mount: resolve dest again
         target = root.mountpoint(dest, is_dir)
         try:
-            ln.mount("none", target, None, ln.MS_REMOUNT | ln.MS_BIND | flags)
+            _remount_bind(target, flags)
         finally:
             _close_mountpoint(target)
+
+
+_STATVFS_FLAGS = ((os.ST_NOSUID, ln.MS_NOSUID), (os.ST_NODEV, ln.MS_NODEV),
+                  (os.ST_NOEXEC, ln.MS_NOEXEC), (os.ST_RDONLY, ln.MS_RDONLY))
+
+
+def _remount_bind(target: str, flags: int) -> None:
+    """A bind mount's flags changed to flags. In a user namespace (rootless), the kernel
+    locks the nosuid, nodev, noexec and ro of the mounts the namespace inherited: a
+    remount that would clear one is refused, so those of the mount are kept, as runc
+    keeps them."""
+    if not namespaces.in_initial_user_ns():
+        st = os.statvfs(target).f_flag
+        flags |= sum(ms for st_flag, ms in _STATVFS_FLAGS if st & st_flag)
+    ln.mount("none", target, None, ln.MS_REMOUNT | ln.MS_BIND | flags)
+
+
+def _tmpfs_owner(spec: Spec, data: str) -> str:
+    """A tmpfs's options with its root's uid= and gid= (container ids, 0 if not given)
+    as the host numbers them: the tree is built as host root, before the user
+    namespace, where runc mounts it from inside (so its root is the container's)."""
+    if not spec.uid_mappings:
+        return data
+    ids = {"uid": 0, "gid": 0}
+    kept = []
+    for opt in filter(None, data.split(",")):
+        key, _, value = opt.partition("=")
+        if key in ids:
+            if not value.isdigit():
+                raise RuntimeFailure(f"tmpfs option {opt}: not a number")
+            ids[key] = int(value)
+        else:
+            kept.append(opt)
+    uid, gid = spec.host_ids(ids["uid"], ids["gid"])
+    return ",".join([*kept, f"uid={uid}", f"gid={gid}"])
 
 
 def _close_mountpoint(path: str) -> None:
@@ -131,7 +167,8 @@ def setup(spec: Spec, skeleton: str) -> None:
             elif m.type == "tmpfs":
                 target = root.mountpoint(m.destination, True)
                 try:
-                    ln.mount("tmpfs", target, "tmpfs", flags | ln.MS_NOSUID, data or None)
+                    ln.mount("tmpfs", target, "tmpfs", flags | ln.MS_NOSUID,
+                             _tmpfs_owner(spec, data) or None)
                 finally:
                     _close_mountpoint(target)
             else:
@@ -143,8 +180,7 @@ def setup(spec: Spec, skeleton: str) -> None:
     _mask_and_protect(spec, root, skeleton)
 
     # the rootfs itself: no devices, and read-only if asked
-    root_flags = ln.MS_NODEV | (ln.MS_RDONLY if spec.root_readonly else 0)
-    ln.mount("none", root_path, None, ln.MS_REMOUNT | ln.MS_BIND | root_flags)
+    _remount_bind(root_path, ln.MS_NODEV | (ln.MS_RDONLY if spec.root_readonly else 0))
 
     os.close(root.fd)
     os.chdir(root_path)

@@ -79,6 +79,14 @@ class Namespace:
 
 
 @dataclass(frozen=True)
+class IdMapping:
+    """One line of a user namespace's uid_map or gid_map."""
+    container_id: int
+    host_id: int
+    size: int
+
+
+@dataclass(frozen=True)
 class Spec:
     raw: dict[str, Any]
     bundle: Path
@@ -92,6 +100,21 @@ class Spec:
     readonly_paths: tuple[str, ...]
     annotations: dict[str, str]
     resources: dict[str, Any]
+    uid_mappings: tuple[IdMapping, ...] = ()
+    gid_mappings: tuple[IdMapping, ...] = ()
+
+    @property
+    def user_namespace(self) -> Namespace | None:
+        return next((ns for ns in self.namespaces if ns.type == "user"), None)
+
+    def host_ids(self, uid: int, gid: int) -> tuple[int, int]:
+        """A container uid and gid as the host knows them (through the id maps)."""
+        if not self.uid_mappings:
+            return uid, gid
+        host_uid, host_gid = map_id(self.uid_mappings, uid), map_id(self.gid_mappings, gid)
+        if host_uid is None or host_gid is None:
+            raise RuntimeFailure(f"user {uid}:{gid} is not mapped in the user namespace")
+        return host_uid, host_gid
 
 
 def _get(d: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str,
@@ -228,11 +251,21 @@ def load(bundle: str | Path) -> Spec:
         kind = _get(ns, "type", str, f"linux.namespaces[{i}].")
         if kind not in NAMESPACE_TYPES:
             raise RuntimeFailure(f"config.json: linux.namespaces[{i}].type: unknown namespace {kind}")
-        if kind in ("user", "time"):
-            # ignoring it would run the workload with the host's ids: refuse instead
+        if kind == "time":
             raise RuntimeFailure(f"config.json: linux.namespaces[{i}]: {kind} namespaces "
                                  "are not supported")
         namespaces.append(Namespace(kind, _get(ns, "path", str, f"linux.namespaces[{i}].", "")))
+    uid_mappings = _id_mappings(linux, "uidMappings")
+    gid_mappings = _id_mappings(linux, "gidMappings")
+    user_ns = next((ns for ns in namespaces if ns.type == "user"), None)
+    if user_ns is not None and not user_ns.path and not (uid_mappings and gid_mappings):
+        # without them every id inside would be the overflow id: nothing could run
+        raise RuntimeFailure("config.json: a new user namespace needs "
+                             "linux.uidMappings and linux.gidMappings")
+    if (uid_mappings or gid_mappings) and user_ns is None:
+        # (with a path, they are the joined namespace's own, as containerd passes them)
+        raise RuntimeFailure("config.json: linux.uidMappings and linux.gidMappings need "
+                             "a user namespace in linux.namespaces")
     annotations = _get(raw, "annotations", dict, "", {})
     return Spec(
         raw=raw, bundle=bundle, root_path=root_path.resolve(),
@@ -246,7 +279,41 @@ def load(bundle: str | Path) -> Spec:
                                 "linux.readonlyPaths"),
         annotations={str(k): str(v) for k, v in annotations.items()},
         resources=_get(linux, "resources", dict, "linux.", {}),
+        uid_mappings=uid_mappings, gid_mappings=gid_mappings,
     )
+
+
+_MAX_ID_MAPPINGS = 340  # the kernel's limit on lines of uid_map (user_namespaces(7))
+
+
+def _id_mappings(linux: dict[str, Any], key: str) -> tuple[IdMapping, ...]:
+    """linux.uidMappings or linux.gidMappings, as the kernel would take them: ids below
+    2^32 - 1, ranges that overlap neither inside nor on the host."""
+    out = []
+    for i, m in enumerate(_get(linux, key, list, "linux.", [])):
+        where = f"linux.{key}[{i}]."
+        if not isinstance(m, dict):
+            raise RuntimeFailure(f"config.json: linux.{key}[{i}] must be an object")
+        mapping = IdMapping(*(_get(m, k, int, where) for k in ("containerID", "hostID", "size")))
+        if mapping.size < 1 or min(mapping.container_id, mapping.host_id) < 0 or \
+                max(mapping.container_id, mapping.host_id) + mapping.size > 0xFFFFFFFF:
+            raise RuntimeFailure(f"config.json: linux.{key}[{i}]: ids out of range")
+        out.append(mapping)
+    if len(out) > _MAX_ID_MAPPINGS:
+        raise RuntimeFailure(f"config.json: linux.{key}: more than {_MAX_ID_MAPPINGS} lines")
+    for side in ("container_id", "host_id"):
+        ranges = sorted((getattr(m, side), getattr(m, side) + m.size) for m in out)
+        if any(a[1] > b[0] for a, b in zip(ranges, ranges[1:])):
+            raise RuntimeFailure(f"config.json: linux.{key}: overlapping ranges")
+    return tuple(out)
+
+
+def map_id(mappings: tuple[IdMapping, ...], container_id: int) -> int | None:
+    """The host id of container_id under mappings, None if it is not mapped."""
+    for m in mappings:
+        if m.container_id <= container_id < m.container_id + m.size:
+            return m.host_id + container_id - m.container_id
+    return None
 
 
 def parse_signal(text: str) -> int:

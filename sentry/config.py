@@ -28,4 +28,5 @@ class SandboxConfig:
     debug: bool = False
     platform: str = "seccomp"  # sentry.platform.PLATFORMS
     pin_sentry: bool = True  # the sentry and the gofer kept on one CPU
+    rootless: bool = False  # the whole sandbox in a user namespace mapping the caller's ids
     env: tuple[str, ...] = field(default=())

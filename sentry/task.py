@@ -147,6 +147,8 @@ class Task:
             err = lib.task_creds(self.pid, out)
             if err == -errno.ESRCH:
                 raise TaskGone()
+            if err == -errno.EPERM:  # ids its user namespace does not map: no one's
+                raise SyscallError(errno.EPERM)
             if err < 0:  # more supplementary groups than the gofer protocol carries
                 raise SyscallError(errno.EINVAL)
             self._creds = Creds(
@@ -165,3 +167,41 @@ class Task:
 
 
 _creds_buf = ffi.new("struct task_creds *")
+
+
+def translate_ids(uid_map: tuple[tuple[int, int, int], ...],
+                  gid_map: tuple[tuple[int, int, int], ...]) -> None:
+    """The tasks live in a user namespace of their own with these maps ("inside outside
+    count", as the sentry reads them): their credentials are read in its terms from now
+    on (creds.c), and the C path leaves their files to the gofer (fastpath.c)."""
+    uids = ffi.new("uint32_t[]", [n for line in uid_map for n in line] or [0])
+    gids = ffi.new("uint32_t[]", [n for line in gid_map for n in line] or [0])
+    if lib.creds_set_id_maps(uids, len(uid_map), gids, len(gid_map)) < 0:
+        raise ValueError("more user namespace id map lines than the kernel allows")
+
+
+OVERFLOW_ID = 65534  # what Linux shows for an id a user namespace does not map
+
+
+def host_ids_seen(uid: int, gid: int) -> tuple[int, int]:
+    """A host uid and gid as the tasks see them (their user namespace's, if they have
+    one: translate_ids; the overflow id where it maps none)."""
+    inside_uid, inside_gid = lib.creds_uid_inside(uid), lib.creds_gid_inside(gid)
+    return (OVERFLOW_ID if inside_uid < 0 else inside_uid,
+            OVERFLOW_ID if inside_gid < 0 else inside_gid)
+
+
+def acting_as(c: Creds, owner: tuple[int, int]) -> tuple[int, int, tuple[int, ...], int]:
+    """(fsuid, fsgid, groups, capabilities) with which the sentry acts on the host for a
+    task with credentials c, on a file whose host owner and group are owner: c's ids
+    as the host numbers them, and its capabilities only where its user namespace maps
+    the file's owner and group (Linux's privileged_wrt_inode_uidgid): a capability
+    held in a child user namespace is no host capability."""
+    if not lib.creds_in_user_ns():
+        return c.fsuid, c.fsgid, c.groups, c.cap_effective
+    fsuid, fsgid = lib.creds_uid_outside(c.fsuid), lib.creds_gid_outside(c.fsgid)
+    groups = tuple(g for g in map(lib.creds_gid_outside, c.groups) if g >= 0)
+    if fsuid < 0 or fsgid < 0:  # (creds.c gives no such task credentials)
+        raise SyscallError(errno.EPERM)
+    mapped = lib.creds_uid_inside(owner[0]) >= 0 and lib.creds_gid_inside(owner[1]) >= 0
+    return fsuid, fsgid, groups, c.cap_effective if mapped else 0

@@ -34,6 +34,12 @@ ffibuilder.cdef(
                         uint64_t cap_effective; uint32_t groups[256]; };
     int task_creds(int tid, struct task_creds *out);
     void task_creds_changing(int tid, int nr);
+    int creds_set_id_maps(const uint32_t *uids, int nuids, const uint32_t *gids, int ngids);
+    int creds_in_user_ns(void);
+    int64_t creds_uid_inside(uint32_t id);
+    int64_t creds_gid_inside(uint32_t id);
+    int64_t creds_uid_outside(uint32_t id);
+    int64_t creds_gid_outside(uint32_t id);
     int fast_configure(int sock, int root, uint64_t open_flags, const char *memfd,
                        const char *const *dests, const int *kinds, const int *ids, int n);
     void exec_loadable_add(uint64_t dev, uint64_t ino, int64_t size, int64_t mtime_ns,

@@ -49,6 +49,72 @@ static struct { int tid, dirfd, nr; } changes[MAX_CHANGES];
 static int nchanges;
 static int creds_uncached;
 
+/*
+ * The tasks' user namespace, when it is not the sentry's: its uid and gid maps as the
+ * sentry sees them ("inside outside count" triples). /proc/<tid>/status gives the host's
+ * ids, which become the task's own here, so that everything the sentry decides or hands
+ * the gofer (which works inside that namespace) is in the task's terms, as its own kernel
+ * would see them. A task's own id outside the map makes it no one (translate); the
+ * sentry shows other such ids (an owner, a status line) as the overflow id, and acts on
+ * the host for the task with its host ids (sentry/task.py acting_as).
+ */
+#define MAX_ID_MAP 340 /* the kernel's limit on the lines of a uid_map */
+static uint32_t uid_map[MAX_ID_MAP][3], gid_map[MAX_ID_MAP][3];
+static int uid_map_len = -1, gid_map_len = -1; /* -1: the sentry's own namespace */
+
+int creds_set_id_maps(const uint32_t *uids, int nuids, const uint32_t *gids, int ngids)
+{
+    if (nuids < 0 || nuids > MAX_ID_MAP || ngids < 0 || ngids > MAX_ID_MAP)
+        return -E2BIG;
+    memcpy(uid_map, uids, sizeof(uint32_t) * 3 * nuids);
+    memcpy(gid_map, gids, sizeof(uint32_t) * 3 * ngids);
+    uid_map_len = nuids;
+    gid_map_len = ngids;
+    memset(creds_cache, 0, sizeof(creds_cache));
+    return 0;
+}
+
+/* 1 when the tasks live in a user namespace of their own */
+static int creds_translated(void) { return uid_map_len >= 0; }
+
+/* id's number inside the namespace, or -1 where it does not map it */
+static int64_t inside(uint32_t (*map)[3], int len, uint32_t id)
+{
+    for (int i = 0; i < len; i++)
+        if (id >= map[i][1] && id - map[i][1] < map[i][2])
+            return (int64_t)map[i][0] + (id - map[i][1]);
+    return -1;
+}
+
+/* The host's number of an id inside the namespace, or -1 where it maps none there */
+static int64_t outside(uint32_t (*map)[3], int len, uint32_t id)
+{
+    for (int i = 0; i < len; i++)
+        if (id >= map[i][0] && id - map[i][0] < map[i][2])
+            return (int64_t)map[i][1] + (id - map[i][0]);
+    return -1;
+}
+
+/* For Python: host uids and gids in the tasks' terms and back (the same number when
+ * they share the sentry's namespace), -1 where the namespace maps none */
+int creds_in_user_ns(void) { return creds_translated(); }
+int64_t creds_uid_inside(uint32_t id)
+{
+    return creds_translated() ? inside(uid_map, uid_map_len, id) : id;
+}
+int64_t creds_gid_inside(uint32_t id)
+{
+    return creds_translated() ? inside(gid_map, gid_map_len, id) : id;
+}
+int64_t creds_uid_outside(uint32_t id)
+{
+    return creds_translated() ? outside(uid_map, uid_map_len, id) : id;
+}
+int64_t creds_gid_outside(uint32_t id)
+{
+    return creds_translated() ? outside(gid_map, gid_map_len, id) : id;
+}
+
 static const char *status_field(const char *status, const char *name)
 {
     size_t len = strlen(name);
@@ -66,6 +132,34 @@ static int parse_ids(const char *field, uint32_t *effective, uint32_t *fs)
         return -1;
     *effective = (uint32_t)v[1];
     *fs = (uint32_t)v[3];
+    return 0;
+}
+
+/*
+ * c's host ids in the namespace's terms. A task with an id the namespace does not map
+ * (only a process on its way in has one) acts as no one: -EPERM, never as the overflow
+ * id, which the namespace may map to someone. Unmapped supplementary groups are left
+ * out: that can only take permissions away.
+ */
+static int translate(struct task_creds *c)
+{
+    int64_t uid = inside(uid_map, uid_map_len, c->uid);
+    int64_t fsuid = inside(uid_map, uid_map_len, c->fsuid);
+    int64_t gid = inside(gid_map, gid_map_len, c->gid);
+    int64_t fsgid = inside(gid_map, gid_map_len, c->fsgid);
+    if (uid < 0 || fsuid < 0 || gid < 0 || fsgid < 0)
+        return -EPERM;
+    c->uid = (uint32_t)uid;
+    c->fsuid = (uint32_t)fsuid;
+    c->gid = (uint32_t)gid;
+    c->fsgid = (uint32_t)fsgid;
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < c->ngroups; i++) {
+        int64_t g = inside(gid_map, gid_map_len, c->groups[i]);
+        if (g >= 0)
+            c->groups[kept++] = (uint32_t)g;
+    }
+    c->ngroups = kept;
     return 0;
 }
 
@@ -102,7 +196,7 @@ static int parse_status(const char *status, struct task_creds *c, int *tgid)
         c->groups[c->ngroups++] = (uint32_t)g;
         f = end;
     }
-    return 0;
+    return creds_translated() ? translate(c) : 0;
 }
 
 /* Whether change i is over: its caller is gone (an exec that succeeded frees the
@@ -163,7 +257,8 @@ static int read_status(int tid, struct task_creds *out, int *tgid)
 /*
  * The credentials of task tid, which Linux keeps per thread. Cached, keyed by the
  * inode of /proc/<tid> (which a recycled tid does not share) and kept true as the top
- * of this file says. -ESRCH: the task is gone.
+ * of this file says. -ESRCH: the task is gone; -EPERM: its ids are not its user
+ * namespace's (translate).
  */
 int task_creds(int tid, struct task_creds *out)
 {
@@ -197,8 +292,8 @@ static void task_creds_forget(int tid)
 static int non_leader(int tid)
 {
     struct task_creds c;
-    int tgid;
-    return read_status(tid, &c, &tgid) == 0 && tgid != tid;
+    int tgid, ret = read_status(tid, &c, &tgid);
+    return (ret == 0 || ret == -EPERM) && tgid != tid; /* (EPERM: ids unmapped, tgid read) */
 }
 
 /*

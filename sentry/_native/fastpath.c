@@ -19,8 +19,10 @@
  *     irrelevant; its file capabilities then replace the sentry's for the call). The
  *     sentry resolves the path itself, from its own fd of the container root, with the
  *     gofer's resolution (gofer/_native/inroot.c) -- one hop less. A plain open checks
- *     the file through an O_PATH fd before opening that very file.
- *   - Through the gofer otherwise (other callers, O_TMPFILE, paths that do not resolve
+ *     the file through an O_PATH fd before opening that very file. Never for a caller
+ *     in a user namespace of its own: its capabilities hold only over files whose
+ *     owners that namespace maps, a rule the sentry's own would not apply.
+ *   - Through the gofer otherwise (other callers, user namespaces, O_TMPFILE, paths that do not resolve
  *     in the tree, other files): the request gofer_fs.py would send (same op, same raw
  *     path, the caller's credentials), answered with the gofer's reply.
  * Anything else -- another call,
@@ -234,6 +236,10 @@ static int same_groups(const struct task_creds *c)
  */
 static int take_on_caller_view(const struct task_creds *c, int exact_ids)
 {
+    /* A caller in a user namespace of its own: its ids and capabilities mean something
+     * else to the host (the gofer works inside that namespace, the sentry does not) */
+    if (creds_translated())
+        return 0;
     int ids_free = !exact_ids && (c->cap_effective >> CAP_DAC_OVERRIDE_ & 1) &&
                    (c->cap_effective >> CAP_FOWNER_ & 1);
     if (!own.known && learn_own_creds() < 0)

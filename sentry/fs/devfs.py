@@ -5,10 +5,11 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from sentry.errors import SyscallError
 from sentry.fs.node import Device, Dir, Node, Symlink, SyntheticFS, open_host
+from sentry.fs.reopen import open_as
 
 if TYPE_CHECKING:
     from sentry.task import Task
@@ -50,6 +51,16 @@ def _devpts_path(kernel, name: str) -> str:  # type: ignore[no-untyped-def]
     return os.path.join(base, name)
 
 
+def _pty_node(host: str | Callable[[Task], str], rdev: int | None = None) -> Device:
+    """A node of the sentry's devpts instance, opened with the caller's credentials
+    (sentry/fs/reopen.py open_as): Linux's checks on a pty, and a new one from ptmx
+    belongs to its opener."""
+    def opener(t: Task, flags: int) -> int:
+        return open_as(t, host if isinstance(host, str) else host(t), flags)
+
+    return Device(host, rdev, opener=opener)
+
+
 class DevFS(SyntheticFS):
     name = "devfs"
     magic = TMPFS_MAGIC
@@ -62,7 +73,7 @@ class DevFS(SyntheticFS):
             for name, (host, major, minor) in HOST_DEVICES.items()
         }
         entries["tty"] = Device("/dev/tty", os.makedev(5, 0), opener=open_tty)
-        entries["ptmx"] = Device(lambda t: _devpts_path(kernel, "ptmx"), os.makedev(5, 2))
+        entries["ptmx"] = _pty_node(lambda t: _devpts_path(kernel, "ptmx"), os.makedev(5, 2))
         entries["fd"] = Symlink("/proc/self/fd")
         entries["stdin"] = Symlink("/proc/self/fd/0")
         entries["stdout"] = Symlink("/proc/self/fd/1")
@@ -90,7 +101,7 @@ class DevptsFS(SyntheticFS):
                 names = os.listdir(base)
             except OSError:
                 return {}
-            return {n: Device(os.path.join(base, n)) for n in names
+            return {n: _pty_node(os.path.join(base, n)) for n in names
                     if n == "ptmx" or n.isdigit()}
 
         super().__init__(kernel, Dir(entries, mode=0o755))

@@ -277,6 +277,15 @@ def xattr_write_permission(t: Task, node: Node, name: str) -> None:
         raise SyscallError(errno.EACCES)
 
 
+def pack_host_stat(st: os.stat_result) -> bytes:
+    """A host object's stat as the tasks see it (as their own fstat(2) shows it): its
+    owner in their user namespace's terms."""
+    from gofer.protocol import pack_stat  # noqa: PLC0415
+    from sentry.task import host_ids_seen  # noqa: PLC0415
+
+    return pack_stat(st, *host_ids_seen(st.st_uid, st.st_gid))
+
+
 # -- the filesystem ------------------------------------------------------------------
 ST_NOSUID, ST_NODEV, ST_NOEXEC, ST_RELATIME = 0x2, 0x4, 0x8, 0x1000
 
@@ -538,18 +547,14 @@ class SyntheticFS(FileSystem):
             hs = node.host_stat(t)
             if hs is not None:
                 # the node's own identity (pts): ttyname() matches it against fstat(fd)
-                from gofer.protocol import pack_stat  # noqa: PLC0415
-
-                return pack_stat(hs)
+                return pack_host_stat(hs)
             return self._pack(stat.S_IFCHR | node.mode, canon, uid, gid, rdev=node.rdev or 0)
         return self._pack(stat.S_IFREG | node.mode, canon, uid, gid)
 
     def stat(self, t: Task, p: Path, follow: bool) -> bytes:
         node, canon = self.walk(t, p, follow)
         if isinstance(node, MagicFd) and follow:  # a pipe, socket, memfd...
-            from gofer.protocol import pack_stat  # noqa: PLC0415
-
-            return pack_stat(node.host_stat())
+            return pack_host_stat(node.host_stat())
         return self.stat_node(t, node, canon)
 
     def readlink(self, t: Task, p: Path) -> str:

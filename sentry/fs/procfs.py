@@ -12,6 +12,7 @@ from sentry.errors import SyscallError, TaskGone
 from sentry.fs.node import (
     Dir, File, MagicFd, Node, Symlink, SyntheticFS, host_read, open_host, sandbox_name, text,
 )
+from sentry.task import host_ids_seen
 
 if TYPE_CHECKING:
     from sentry.syscalls.result import Result
@@ -170,6 +171,10 @@ def pidns_of(kernel) -> PidNS:  # type: ignore[no-untyped-def]
 _PID_LINES = {"Tgid", "Pid", "PPid", "TracerPid", "Ngid", "NStgid", "NSpid", "NSpgid", "NSsid"}
 
 
+_ID_LINES = {"Uid": lambda i: host_ids_seen(i, 0)[0], "Gid": lambda i: host_ids_seen(0, i)[1],
+             "Groups": lambda i: host_ids_seen(0, i)[1]}
+
+
 def status_text(ns: PidNS, hp: int, reader: int = 0) -> bytes:
     """/proc/<hp>/status as the sandbox shows it; reader is the host tid reading it."""
     raw = host_read(f"/proc/{hp}/status").decode(errors="replace")
@@ -179,7 +184,9 @@ def status_text(ns: PidNS, hp: int, reader: int = 0) -> bytes:
         key, _, value = line.partition(":")
         if key == "State" and reader == hp:
             line = "State:\tR (running)"  # (see stat_text)
-        if key in _PID_LINES:
+        if key in _ID_LINES:  # (the kernel's separators kept: Groups ends in a space)
+            line = key + ":" + re.sub(r"\d+", lambda m: str(_ID_LINES[key](int(m[0]))), value)
+        elif key in _PID_LINES:
             v = value.strip()
             if key.startswith("NS"):
                 v = "\t".join(v.split()[lv:])
@@ -464,7 +471,7 @@ class ProcFS(SyntheticFS):
                 st = os.stat(f"/proc/{hp}")
             except OSError:
                 return (0, 0)
-            return (st.st_uid, st.st_gid)
+            return host_ids_seen(st.st_uid, st.st_gid)
 
         def hfile(name: str) -> File:
             return File(lambda t: host_read(f"/proc/{hp}/{name}"), owner=owner)
@@ -544,6 +551,11 @@ class ProcFS(SyntheticFS):
             "mounts": lambda: File(lambda t: mounts_text(k), owner=owner),
             "mountinfo": lambda: File(lambda t: mountinfo_text(k), owner=owner),
             "limits": lambda: hfile("limits"),
+            # as the host shows them to the sentry: from the parent of the tasks' user
+            # namespace, or from inside it when the sentry shares it (rootless)
+            "uid_map": lambda: hfile("uid_map"),
+            "gid_map": lambda: hfile("gid_map"),
+            "setgroups": lambda: hfile("setgroups"),
             "statm": lambda: hfile("statm"),
             "auxv": lambda: File(lambda t: host_read(f"/proc/{hp}/auxv"), mode=0o400,
                                  owner=owner, check=may_inspect),

@@ -26,6 +26,8 @@ from gofer import creds_native
 from sentry.errors import SyscallError
 from sentry.syscalls.result import InstallFd, Later, Result
 
+from sentry.task import acting_as
+
 if TYPE_CHECKING:
     from sentry.task import Creds, Task
 
@@ -56,8 +58,21 @@ def reopen(t: Task, link: str, flags: int) -> Result:
         os.close(held)
 
 
+def open_as(t: Task, path: str, flags: int) -> int:
+    """A host node the sentry serves (path) opened with t's credentials, as Linux would
+    open it for t: what it makes (a pty, from the devpts ptmx) belongs to t."""
+    try:
+        held = os.open(path, os.O_PATH | os.O_CLOEXEC)
+    except OSError as e:
+        raise SyscallError(e.errno or errno.ENOENT) from None
+    try:
+        return _open_as(t.creds(), held, flags & ~_NEVER | os.O_CLOEXEC | os.O_NOCTTY)
+    finally:
+        os.close(held)
+
+
 def _open_as(c: Creds, held: int, flags: int) -> int:
-    with _as_caller(c):
+    with _as_caller(c, held):
         try:
             return os.open(f"/proc/self/fd/{held}", flags)
         except OSError as e:
@@ -128,12 +143,15 @@ def _has_writer(fd: int) -> bool:
 
 
 @contextmanager
-def _as_caller(c: Creds) -> Iterator[None]:
-    """The caller's fsuid, fsgid, groups and capabilities in place of the sentry's."""
+def _as_caller(c: Creds, held: int) -> Iterator[None]:
+    """The caller's fsuid, fsgid, groups and capabilities in place of the sentry's, as
+    the host knows them for the file held (sentry.task.acting_as: in a user namespace,
+    its capabilities count only on files whose owner that namespace maps)."""
     global _own
     if _own is None:
         _own = (os.geteuid(), os.getegid(), tuple(os.getgroups()), _effective_caps())
-    creds_native.switch_to(c.fsuid, c.fsgid, c.groups, c.cap_effective)
+    st = os.fstat(held)
+    creds_native.switch_to(*acting_as(c, (st.st_uid, st.st_gid)))
     try:
         yield
     finally:

@@ -12,6 +12,7 @@ import os
 from sentry.platform.bpf import SECCOMP_RET_KILL_PROCESS, build_filter
 from sentry.platform.linux_native import (  # noqa: F401 - re-exported for the confiners
     CLONE_NEWNS,
+    CLONE_NEWUSER,
     MNT_DETACH,
     MS_BIND,
     MS_NODEV,
@@ -26,11 +27,14 @@ from sentry.platform.linux_native import (  # noqa: F401 - re-exported for the c
     PR_CAPBSET_DROP,
     PR_SET_DUMPABLE,
     PR_SET_NO_NEW_PRIVS,
+    attach_tree,
     capset,
+    clone_tree,
     last_cap,
     mount,
     pivot_root,
     prctl,
+    setns,
     umount,
     unshare,
 )

@@ -26,6 +26,10 @@ MS_REC = 16384
 MS_PRIVATE = 1 << 18
 MS_SLAVE = 1 << 19
 MNT_DETACH = 2
+_AT_FDCWD = -100
+_OPEN_TREE_CLONE, _OPEN_TREE_CLOEXEC, _AT_RECURSIVE = 1, os.O_CLOEXEC, 0x8000
+_MOVE_MOUNT_F_EMPTY_PATH = 4
+_SYS_OPEN_TREE, _SYS_MOVE_MOUNT = 428, 429
 
 PR_SET_PDEATHSIG = 1
 PR_SET_NAME = 15
@@ -63,6 +67,19 @@ def mount(source: str | None, target: str, fstype: str | None, flags: int,
                     os.fsencode(data) if data else None),
         f"mount {source} on {target}",
     )
+
+
+def clone_tree(path: str) -> int:
+    """An fd holding a detached copy of the mount tree at path (open_tree(2) with
+    OPEN_TREE_CLONE | AT_RECURSIVE), to attach elsewhere with attach_tree."""
+    return _check(_libc.syscall(_SYS_OPEN_TREE, _AT_FDCWD, os.fsencode(path),
+                                _OPEN_TREE_CLONE | _OPEN_TREE_CLOEXEC | _AT_RECURSIVE),
+                  "open_tree")
+
+
+def attach_tree(tree_fd: int, target: str) -> None:
+    _check(_libc.syscall(_SYS_MOVE_MOUNT, tree_fd, b"", _AT_FDCWD, os.fsencode(target),
+                         _MOVE_MOUNT_F_EMPTY_PATH), "move_mount")
 
 
 def umount(target: str, flags: int = 0) -> None:

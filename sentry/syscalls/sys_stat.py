@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import errno
 
-from gofer.protocol import pack_stat
 from sentry.abi import stat_to_statx
 from sentry.errors import SyscallError
+from sentry.fs.node import pack_host_stat
 from sentry.syscalls.sys_file import AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW
 from sentry.task import AT_FDCWD, Task
 
@@ -28,7 +28,7 @@ def _stat_and_mount(t: Task, dirfd: int, addr: int, flags: int) -> tuple[bytes, 
         if dirfd == AT_FDCWD:
             path = t.cwd()
         else:
-            packed = pack_stat(t.fd_stat(dirfd))
+            packed = pack_host_stat(t.fd_stat(dirfd))
             where = t.fd_path(dirfd)
             return packed, table.mount_id(table.path(where).mount) if where.startswith("/") else 0
     p = table.resolve(t, dirfd, path)

@@ -11,6 +11,7 @@ Public API (see also tests/conftest.py for the fixtures built on it):
     parse_kv(text) -> dict            (parses rsphelper's "k=v k=v" output)
     parse_err(text) -> (name, errno) | None
     missing_requirements(...) -> list[str], require(...)
+    as_nobody(scratch, env) -> (prefix, python)   (to run the runtime as uid 65534)
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import os
 import shutil
 import struct
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -360,6 +362,30 @@ def parse_err(text: str) -> tuple[str, int] | None:
 
 # --------------------------------------------------------------------------
 # processes
+
+NOBODY = 65534
+
+
+def as_nobody(scratch: os.PathLike | str, env: dict[str, str]) -> tuple[list[str], str]:
+    """(prefix, python): prefix + a command runs it as uid and gid 65534 with no groups;
+    python is this interpreter as that command can reach it. One under a directory
+    nobody may not enter (/root/.pyenv) is bound under `scratch` (which nobody must be
+    able to enter) in a mount namespace of the command's own. env gets a PYTHONPATH that
+    finds this repository and the interpreter's packages there."""
+    drop = ["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups"]
+    exe = Path(sys.executable).resolve()
+    prefix = Path(sys.prefix).resolve()
+    env["PYTHONPATH"] = str(REPO_ROOT)
+    if subprocess.run([*drop, "test", "-x", str(exe)]).returncode == 0:
+        return drop, str(exe)
+    bound = Path(scratch) / "python"
+    bound.mkdir()
+    site = [p for p in sys.path if p.startswith(str(prefix)) and p.endswith("site-packages")]
+    env["PYTHONPATH"] += "".join(":" + str(bound / Path(p).relative_to(prefix)) for p in site)
+    return (["unshare", "--mount", "--propagation", "private", "sh", "-c",
+             f'mount --bind "{prefix}" "{bound}" && exec "$@"', "sh", *drop],
+            str(bound / exe.relative_to(prefix)))
+
 
 def pids_with_cmdline_containing(needle: str, exclude: Iterable[int] = ()) -> list[int]:
     """PIDs whose /proc/PID/cmdline contains `needle` (excluding `exclude` and ourselves)."""

@@ -2,12 +2,16 @@
 exit codes, output, `podman exec` (with and without a tty)."""
 from __future__ import annotations
 
+import os
 import resource
+import shlex
+import shutil
 import subprocess
 
 import pytest
 
 from _itutil import Recorder, need, pids_with_cmdline_containing, kill_pid
+from helpers import NOBODY, as_nobody
 
 IMAGE = "docker.io/runsc-py-test/busybox:latest"
 
@@ -93,3 +97,51 @@ def test_podman_exec(podman):
     p = podman("wait", cid, timeout=60)
     assert p.stdout.strip() == "137", podman.explain(f"wait: {p.stdout!r}")
     assert "exec" in podman.recorder.commands()
+
+
+def test_podman_uidmap_runs_in_a_user_namespace(podman):
+    """`podman run --uidmap/--gidmap` (podman chowns the image for the map and hands
+    the runtime a user namespace with it): root inside is host uid 100000, as under runc."""
+    p = podman("run", "--rm", *podman.run_args(), "--uidmap", "0:100000:65536",
+               "--gidmap", "0:100000:65536", IMAGE, "sh", "-c",
+               "id -u; cat /proc/self/uid_map; touch /x; stat -c %u:%g /x /bin/sh", check=False)
+    assert p.returncode == 0, podman.explain(f"exit {p.returncode} stderr={p.stderr!r}")
+    assert p.stdout.split() == ["0", "0", "100000", "65536", "0:0", "0:0"], \
+        podman.explain(f"stdout={p.stdout!r}")
+
+
+def test_rootless_podman(workdir, oci_image):
+    """Rootless podman (as uid 65534, without subordinate ids: podman then maps that one
+    uid into its own user namespace) runs runsc-py as root of that namespace, with
+    $XDG_RUNTIME_DIR/runsc-py as its state root: the workload runs, is root inside, and
+    its exit code is podman's."""
+    need("podman", "conmon")
+    home, xdg = workdir / "home", workdir / "xdg"
+    for d in (home, xdg):
+        d.mkdir(mode=0o700)
+        os.chown(d, NOBODY, NOBODY)
+    image = workdir / "image.tar"
+    shutil.copyfile(oci_image.docker_tar, image)
+    os.chmod(image, 0o644)
+    env = {"PATH": os.environ["PATH"], "HOME": str(home), "XDG_RUNTIME_DIR": str(xdg)}
+    prefix, python = as_nobody(workdir, env)
+    runtime = workdir / "runsc-py"
+    runtime.write_text(  # (podman hands its runtime a clean environment)
+        f"#!/bin/sh\nPYTHONPATH={shlex.quote(env['PYTHONPATH'])} "
+        f"exec {shlex.quote(python)} -m runsc_py \"$@\"\n")
+    runtime.chmod(0o755)
+    podman = ["podman", "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs",
+              "--events-backend", "file"]
+    script = (f"{shlex.join([*podman, 'load', '-q', '-i', str(image)])} >/dev/null && "
+              + shlex.join([*podman, "run", "--rm", "--pull", "never", "--network", "none",
+                            "--runtime", str(runtime), IMAGE, "sh", "-c",
+                            "id -u; cat /proc/self/uid_map; exit 5"]))
+    p = subprocess.run([*prefix, "sh", "-c", script], env=env, capture_output=True, text=True,
+                       timeout=180, stdin=subprocess.DEVNULL)
+    try:
+        assert p.returncode == 5, f"stdout={p.stdout!r} stderr={p.stderr!r}"
+        assert p.stdout.split() == ["0", "0", str(NOBODY), "1"], p.stderr
+        assert list((xdg / "runsc-py").iterdir()) == []  # (podman run --rm deleted it)
+    finally:
+        subprocess.run([*prefix, "sh", "-c", shlex.join([*podman, "system", "reset", "-f"])],
+                       env=env, capture_output=True, timeout=120)
