@@ -53,6 +53,10 @@ class FileSystem:
         """Makes the directory exist where the host kernel will chdir (synthetic
         filesystems materialise it in their skeleton)."""
 
+    def prepare_exec(self, t: Task, p: Path) -> None:
+        """Makes the path resolvable by the host kernel, which loads an exec'd program
+        by its path (synthetic filesystems materialise their part of it)."""
+
     def read_exec(self, t: Task, p: Path, follow: bool, offset: int,
                   length: int) -> tuple[bytes, bytes]:
         """execve's view of p: its struct stat and up to length bytes from offset, if

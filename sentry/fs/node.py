@@ -455,6 +455,22 @@ class SyntheticFS(FileSystem):
             raise SyscallError(errno.ENOTDIR)
         self._materialise_all(t, visited + [(node, canon)])  # type: ignore[list-item]
 
+    def prepare_exec(self, t: Task, p: Path) -> None:
+        """The host kernel resolves an exec'd path itself (CONTINUE): the directories
+        it walks through here (/proc, /proc/<pid> for /proc/self/exe) are made in the
+        skeleton with their symlinks pointing where they point for this caller, so
+        that it follows them out to the program's file in the container tree. /proc/self
+        in the skeleton is one symlink for every task, as for chdir: a task that
+        re-points it (another caller's exec or listing of /proc) between this answer
+        and the kernel's walk sends the walk to that task's program, which is also
+        one of the container's own files."""
+        visited: list[tuple[Dir, str]] = []
+        try:
+            self.walk(t, p, True, visited)
+        except Redirect:
+            pass  # the walk left this filesystem: where it went is the next op's
+        self._materialise_all(t, visited)
+
     def _materialise_all(self, t: Task, dirs: list[tuple[Dir, str]]) -> None:
         done: set[str] = set()
         for d, path in dirs:

@@ -45,6 +45,7 @@ def _exec_file(t: Task, dirfd: int, path: str, follow: bool) -> ExecFile:
     """The file (dirfd, path) names, checked as exec checks it (a regular file the
     caller may execute) and its first bytes, in one gofer round trip."""
     def first(q: Path) -> ExecFile:
+        q.fs.prepare_exec(t, q)
         st, head = q.fs.read_exec(t, q, follow, 0, HEAD)
         return ExecFile(q.raw, Identity.of_stat(st), head,
                         lambda offset, n: q.fs.read_exec(t, q, follow, offset, n)[1])

@@ -14,7 +14,8 @@
  *   stat -> SYS_stat, lstat -> SYS_lstat, fstat -> SYS_open + SYS_fstat,
  *   statx -> SYS_statx, cat/write/append -> SYS_open, openat-rel -> SYS_openat,
  *   openat2-inroot -> SYS_openat2, getcwd -> SYS_getcwd, chdir -> SYS_chdir,
- *   exec -> SYS_execve, fexec -> SYS_open (O_PATH) + SYS_execveat (AT_EMPTY_PATH).
+ *   exec -> SYS_execve, fexec -> SYS_open (O_PATH) + SYS_execveat (AT_EMPTY_PATH),
+ *   fork-exec -> fork + SYS_execve in the child.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -644,6 +645,24 @@ static void *exec_thread(void *arg)
     execv(ea->argv[0], ea->argv);
     perror("execv");
     _exit(126);
+}
+
+/* A forked child execs PATH ARGS; exits with the child's status (or 128+signal). */
+static int cmd_fork_exec(char **argv)
+{
+    fflush(stdout);
+    pid_t p = fork();
+    if (p < 0)
+        return fail();
+    if (p == 0) {
+        execv(argv[0], argv);
+        fail();
+        _exit(126);
+    }
+    int st;
+    if (waitpid(p, &st, 0) < 0)
+        return fail();
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
 static void *busy_thread(void *arg)
@@ -2232,6 +2251,7 @@ int main(int argc, char **argv)
         NEED(5, "threads-files N PATH ITER");
         return cmd_threads_files(atoi(argv[2]), argv[3], strtol(argv[4], NULL, 0));
     }
+    if (!strcmp(c, "fork-exec")) { NEED(3, "fork-exec PATH [ARGS...]"); return cmd_fork_exec(&argv[2]); }
     if (!strcmp(c, "threads-exec")) { NEED(4, "threads-exec N PATH [ARGS...]"); return cmd_threads_exec(atoi(argv[2]), &argv[3]); }
     if (!strcmp(c, "open-signals")) { NEED(4, "open-signals PATH ITER"); return cmd_open_signals(argv[2], strtol(argv[3], NULL, 0)); }
     if (!strcmp(c, "open-lowstack")) { NEED(3, "open-lowstack PATH"); return cmd_open_lowstack(argv[2]); }
