@@ -79,7 +79,10 @@ def test_argument_rules():
     assert run_bpf(PROGRAM, ioctl, (1, 0x5401, 0, 0, 0, 0)) == SECCOMP_RET_ALLOW  # TCGETS
     assert run_bpf(PROGRAM, ioctl, (1, 0x5412, 0, 0, 0, 0)) == SECCOMP_RET_USER_NOTIF  # TIOCSTI
     assert run_bpf(PROGRAM, socket, (2, 1, 0, 0, 0, 0)) == SECCOMP_RET_ALLOW  # AF_INET
-    assert run_bpf(PROGRAM, socket, (16, 3, 0, 0, 0, 0)) == SECCOMP_RET_USER_NOTIF  # netlink
+    assert run_bpf(PROGRAM, socket, (16, 3, 0, 0, 0, 0)) == SECCOMP_RET_ALLOW  # NETLINK_ROUTE
+    assert run_bpf(PROGRAM, socket, (16, 3, 4, 0, 0, 0)) == SECCOMP_RET_ALLOW  # SOCK_DIAG
+    assert run_bpf(PROGRAM, socket, (16, 3, 9, 0, 0, 0)) == SECCOMP_RET_USER_NOTIF  # AUDIT
+    assert run_bpf(PROGRAM, socket, (17, 3, 0, 0, 0, 0)) == SECCOMP_RET_USER_NOTIF  # AF_PACKET
     assert run_bpf(PROGRAM, clone, (0x11 | 0x01000000, 0, 0, 0, 0, 0)) == SECCOMP_RET_ALLOW
     assert run_bpf(PROGRAM, clone, (0x10000000, 0, 0, 0, 0, 0)) == SECCOMP_RET_USER_NOTIF
     assert run_bpf(PROGRAM, seccomp, (1, 8, 0, 0, 0, 0)) == SECCOMP_RET_USER_NOTIF

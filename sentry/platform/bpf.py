@@ -36,40 +36,96 @@ def _arg_low(index: int) -> int:
     return 16 + 8 * index
 
 
+class _Label:
+    """A jump target inside one argument rule's block, placed by _assemble."""
+
+
+_Insn = tuple  # (op, jt, jf, k) whose jt/jf may be _Labels; or ("at", label)
+
+
+def _assemble(code: list[_Insn]) -> list[tuple[int, int, int, int]]:
+    """Resolves the _Labels of a block (every jump is forward) into offsets."""
+    where: dict[_Label, int] = {}
+    insns: list[_Insn] = []
+    for item in code:
+        if item[0] == "at":
+            where[item[1]] = len(insns)
+        else:
+            insns.append(item)
+    out = []
+    for i, (op, jt, jf, k) in enumerate(insns):
+        def rel(x):  # type: ignore[no-untyped-def]
+            return where[x] - i - 1 if isinstance(x, _Label) else x
+        out.append((op, rel(jt), rel(jf), k))
+    return out
+
+
+class _Rule:
+    """An argument rule: pred() tests the arguments and jumps to yes or no."""
+
+    def pred(self, yes: _Label, no: _Label) -> list[_Insn]:
+        raise NotImplementedError
+
+    def encode(self, allow: int, trap: int) -> list[tuple[int, int, int, int]]:
+        yes, no = _Label(), _Label()
+        return _assemble(self.pred(yes, no) + [("at", no), (_RET_K, 0, 0, trap),
+                                               ("at", yes), (_RET_K, 0, 0, allow)])
+
+
 @dataclass(frozen=True)
-class ArgIn:
+class ArgIn(_Rule):
     """Runs natively only when the low 32 bits of argument `index` are one of `values`."""
 
     index: int
     values: frozenset[int]
 
-    def encode(self, allow: int, trap: int) -> list[tuple[int, int, int, int]]:
-        values = sorted(self.values)
-        code = [(_LD_W_ABS, 0, 0, _arg_low(self.index))]
-        for i, value in enumerate(values):
-            # jump to the ALLOW at the end of this block when equal
-            code.append((_JMP_JEQ_K, len(values) - i, 0, value))
-        code += [(_RET_K, 0, 0, trap), (_RET_K, 0, 0, allow)]
-        return code
+    def pred(self, yes: _Label, no: _Label) -> list[_Insn]:
+        *values, last = sorted(self.values)
+        code: list[_Insn] = [(_LD_W_ABS, 0, 0, _arg_low(self.index))]
+        code += [(_JMP_JEQ_K, yes, 0, value) for value in values]
+        return code + [(_JMP_JEQ_K, yes, no, last)]
 
 
 @dataclass(frozen=True)
-class ArgMaskClear:
+class ArgMaskClear(_Rule):
     """Runs natively only when none of the bits of `mask` are set in argument `index`."""
 
     index: int
     mask: int
 
-    def encode(self, allow: int, trap: int) -> list[tuple[int, int, int, int]]:
-        return [
-            (_LD_W_ABS, 0, 0, _arg_low(self.index)),
-            (_JMP_JSET_K, 0, 1, self.mask),
-            (_RET_K, 0, 0, trap),
-            (_RET_K, 0, 0, allow),
-        ]
+    def pred(self, yes: _Label, no: _Label) -> list[_Insn]:
+        return [(_LD_W_ABS, 0, 0, _arg_low(self.index)), (_JMP_JSET_K, no, yes, self.mask)]
 
 
-ArgRule = ArgIn | ArgMaskClear
+@dataclass(frozen=True)
+class AllOf(_Rule):
+    """Runs natively only when every one of `rules` holds."""
+
+    rules: tuple[_Rule, ...]
+
+    def pred(self, yes: _Label, no: _Label) -> list[_Insn]:
+        code: list[_Insn] = []
+        for rule in self.rules[:-1]:
+            nxt = _Label()
+            code += rule.pred(nxt, no) + [("at", nxt)]
+        return code + self.rules[-1].pred(yes, no)
+
+
+@dataclass(frozen=True)
+class AnyOf(_Rule):
+    """Runs natively when at least one of `rules` holds."""
+
+    rules: tuple[_Rule, ...]
+
+    def pred(self, yes: _Label, no: _Label) -> list[_Insn]:
+        code: list[_Insn] = []
+        for rule in self.rules[:-1]:
+            nxt = _Label()
+            code += rule.pred(yes, nxt) + [("at", nxt)]
+        return code + self.rules[-1].pred(yes, no)
+
+
+ArgRule = _Rule
 
 
 def build_filter(native: dict[int, ArgRule | None], trap_action: int) -> bytes:

@@ -16,9 +16,16 @@ def ioctl(t: Task) -> int:
     raise SyscallError(errno.ENOTTY)
 
 
+AF_NETLINK = 16
+
+
 def socket(t: Task) -> int:
-    """socket implements Linux syscall socket(2) for families other than unix and
-    inet, which run natively: refused with EAFNOSUPPORT."""
+    """socket implements Linux syscall socket(2) for what does not run natively: a
+    netlink protocol other than route and sock_diag is EPROTONOSUPPORT (as for a
+    protocol the kernel lacks), any other family EAFNOSUPPORT."""
+    if t.arg_int(0) == AF_NETLINK:
+        t.kernel.log_once("unsupported netlink protocol", t.arg_int(2))
+        raise SyscallError(errno.EPROTONOSUPPORT)
     t.kernel.log_once("unsupported socket family", t.arg_int(0))
     raise SyscallError(errno.EAFNOSUPPORT)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import errno
 
-from sentry.platform.bpf import ArgIn, ArgMaskClear
+from sentry.platform.bpf import AllOf, AnyOf, ArgIn, ArgMaskClear
 from sentry.syscalls import (
     sys_file,
     sys_identity,
@@ -33,7 +33,12 @@ CLONE_NAMESPACES = (
     0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000
     | 0x40000000 | 0x00000080  # NEWNS NEWCGROUP NEWUTS NEWIPC NEWUSER NEWPID NEWNET NEWTIME
 )
-AF_UNIX, AF_INET, AF_INET6 = 1, 2, 10
+AF_UNIX, AF_INET, AF_INET6, AF_NETLINK = 1, 2, 10, 16
+# Netlink protocols that act on the caller's own network namespace and that `ip` and
+# `ss` need: interfaces, addresses, routes (ROUTE) and the socket tables (SOCK_DIAG).
+# The others stay refused: audit and uevents are the host's, and generic netlink,
+# netfilter, xfrm and the rest are host-kernel surface no container tool here needs.
+NETLINK_ROUTE, NETLINK_SOCK_DIAG = 0, 4
 SECCOMP_FILTER_FLAG_NEW_LISTENER = 1 << 3
 CAP_SYS_PTRACE = 19
 # personality(2) values Docker's default profile lets through: PER_LINUX, PER_LINUX32,
@@ -58,6 +63,7 @@ SAFE_IOCTLS = frozenset({
     0x802C542A, 0x402C542B, 0x402C542C, 0x402C542D,  # TCGETS2 TCSETS2 TCSETSW2 TCSETSF2
     0x80045430, 0x40045431, 0x80045432, 0x40045436, 0x80045438, 0x80045440,  # pty queries
     0x8905, 0x8906, 0x8907, 0x8910, 0x8912, 0x8913, 0x8915, 0x8921, 0x8927, 0x8933,  # SIOC*
+    0x8917, 0x8919, 0x891B, 0x891D, 0x8942,  # SIOCGIF{DSTADDR,BRDADDR,NETMASK,METRIC,TXQLEN}
     0x80086601,  # FS_IOC_GETFLAGS
 })
 
@@ -189,8 +195,12 @@ def _entries() -> list[Syscall]:
 
     native_if("ioctl", ArgIn(1, SAFE_IOCTLS), sys_refused.ioctl,
               "terminal, pty, fd-flag and socket requests run natively; others ENOTTY")
-    native_if("socket", ArgIn(0, frozenset({AF_UNIX, AF_INET, AF_INET6})),
-              sys_refused.socket, "unix and inet families; others EAFNOSUPPORT")
+    native_if("socket", AnyOf((ArgIn(0, frozenset({AF_UNIX, AF_INET, AF_INET6})),
+                               AllOf((ArgIn(0, frozenset({AF_NETLINK})),
+                                      ArgIn(2, frozenset({NETLINK_ROUTE, NETLINK_SOCK_DIAG})))))),
+              sys_refused.socket, "unix, inet and netlink (route and sock_diag, in the "
+              "sandbox's network namespace); other netlink protocols EPROTONOSUPPORT, "
+              "other families EAFNOSUPPORT")
     native_if("socketpair", ArgIn(0, frozenset({AF_UNIX})), sys_refused.socketpair,
               "AF_UNIX only")
     native_if("clone", ArgMaskClear(0, CLONE_NAMESPACES), sys_refused.clone,
