@@ -7,10 +7,20 @@ import subprocess
 import uuid
 from pathlib import Path
 
+from helpers import add_host_program
 
-def run_both(rt, bundle, tmp_path: Path, args: list[str], **overrides):
-    """(runc's, runsc-py's) CompletedProcess of the same bundle."""
+ALL_CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER",
+            "CAP_FSETID", "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP",
+            "CAP_NET_BIND_SERVICE", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_SYS_CHROOT",
+            "CAP_SYS_PTRACE", "CAP_SYS_ADMIN", "CAP_MKNOD", "CAP_AUDIT_WRITE", "CAP_SETFCAP"]
+
+
+def run_both(rt, bundle, tmp_path: Path, args: list[str], programs=(), **overrides):
+    """(runc's, runsc-py's) CompletedProcess of the same bundle (with the host's
+    `programs` copied into its rootfs)."""
     b = bundle(args, **overrides)
+    for program in programs:
+        add_host_program(b / "rootfs", program)
     ref = subprocess.run(["runc", "--root", str(tmp_path / "runc-root"), "run", "--bundle",
                           str(b), "gaps-" + uuid.uuid4().hex[:8]],
                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
@@ -56,3 +66,62 @@ def test_netlink_route_and_sock_diag_only(rt, bundle, tmp_path):
     refused = "ERR EPROTONOSUPPORT 93"
     assert got == {"route": "ret=3", "sock_diag": "ret=3", "xfrm": refused, "audit": refused,
                    "netfilter": refused, "uevent": refused, "generic": refused}, out_of(p)
+
+
+# -- ptrace ----------------------------------------------------------------------------
+# On the seccomp platform tasks of the sandbox trace each other as under runc; on the
+# ptrace platform the sentry is every task's tracer, and Linux allows only one.
+REFUSED_ON_PTRACE = "traceme ERR EPERM 1\nstopped=0 sig=0\n"
+
+
+def test_ptrace_traceme_peek_and_continue(rt, bundle, tmp_path):
+    """A child asks to be traced and stops; its parent reads its memory, continues it
+    and waits for its exit."""
+    ref, ours = run_both(rt, bundle, tmp_path, ["rsphelper", "ptrace", "peek"])
+    assert ref.stdout == "stopped=1 sig=19\npeek=5eed\nexited=1 code=7\n", out_of(ref)
+    want = REFUSED_ON_PTRACE if rt.platform == "ptrace" else ref.stdout
+    assert ours.stdout == want, out_of(ours)
+
+
+def test_a_tracer_cannot_take_a_call_past_the_filter(rt, bundle, tmp_path):
+    """A tracer rewrites its tracee's getpid() into open("/proc/self/status") at the
+    syscall-entry stop: seccomp runs after that stop, so the sentry serves the open (the
+    kernel, opening the skeleton's empty file, would give no "Name:")."""
+    ref, ours = run_both(rt, bundle, tmp_path, ["rsphelper", "ptrace", "rewrite"])
+    assert "child read Name:\n" in ref.stdout, out_of(ref)
+    want = REFUSED_ON_PTRACE if rt.platform == "ptrace" else ref.stdout
+    assert ours.stdout == want, out_of(ours)
+
+
+def test_seccomp_cannot_be_suspended_even_with_every_capability(rt, bundle):
+    """PTRACE_O_SUSPEND_SECCOMP would run the tracee without its filter: Linux refuses it
+    to a tracer that is itself under seccomp, whatever its capabilities."""
+    b = bundle(["rsphelper", "ptrace", "suspend"], capabilities=ALL_CAPS)
+    p = rt.run("run", "--bundle", b, "gaps-" + uuid.uuid4().hex[:8])
+    want = (REFUSED_ON_PTRACE if rt.platform == "ptrace" else
+            "stopped=1 sig=19\nsuspend-seccomp ERR EPERM 1\nexited=1 code=7\n")
+    assert p.stdout == want, out_of(p)
+
+
+def test_strace_follows_a_fork_and_exec(rt, bundle, tmp_path):
+    """strace -f (PTRACE_SEIZE or TRACEME, fork and exec events) as under runc."""
+    ref, ours = run_both(rt, bundle, tmp_path,
+                         ["strace", "-f", "-qq", "-e", "trace=execve,exit_group", "sh", "-c",
+                          "/bin/true; echo traced"], programs=["/usr/bin/strace"])
+    assert ref.returncode == 0 and "traced\n" in ref.stdout, out_of(ref)
+    assert 'execve("/bin/true"' in ref.stderr, out_of(ref)
+    if rt.platform == "ptrace":
+        assert ours.returncode == 1 and "Operation not permitted" in ours.stderr, out_of(ours)
+        return
+    assert ours.returncode == 0 and ours.stdout == ref.stdout, out_of(ours)
+    calls = [line.split("(")[0].split()[-1] for line in ref.stderr.splitlines() if "(" in line]
+    assert calls and [line.split("(")[0].split()[-1] for line in ours.stderr.splitlines()
+                      if "(" in line] == calls, out_of(ours)
+
+
+def test_ss_lists_listening_sockets(rt, bundle, tmp_path):
+    """iproute2's ss over NETLINK_SOCK_DIAG sees the container's own listening socket."""
+    script = "nc -l -p 8080 & sleep 0.5; ss -tln; kill %1"
+    ref, ours = run_both(rt, bundle, tmp_path, ["sh", "-c", script], programs=["/usr/bin/ss"])
+    assert "*:8080" in ref.stdout, out_of(ref)
+    assert ours.stdout == ref.stdout, out_of(ours)

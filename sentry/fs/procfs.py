@@ -123,6 +123,24 @@ class PidNS:
             return hp
         return self.tasks().get(sp, 0)
 
+    def parent_inside(self, t: Task) -> bool:
+        """Whether the calling task's parent is a task of the sandbox (the parent of
+        the init and of an exec'd process, the sentry, is not)."""
+        ppid = (_status_line(t.proc_status(), b"PPid") or b"").strip()
+        return ppid.isdigit() and self.member(int(ppid))
+
+    def tid_to_host(self, sp: int) -> int:
+        """The host tid of sandbox pid or tid sp (threads are not listed in /proc but
+        found there too), 0 when there is none."""
+        hp = self.to_host(sp)
+        if hp:
+            return hp
+        for leader in self.tasks().values():
+            for tid_s in _listdir(f"/proc/{leader}/task"):
+                if self.to_sandbox(int(tid_s)) == sp:
+                    return int(tid_s)
+        return 0
+
     def caller(self, t: Task) -> tuple[int, int]:
         """(sandbox tgid, sandbox tid) of the calling task (t.pid is its host tid)."""
         return self.caller_ids(t)[:2]
@@ -299,14 +317,8 @@ class ProcFS(SyntheticFS):
         if name.isdigit() and not name.startswith("0"):
             sp = int(name)
             # the caller's own pid (what /proc/self leads to) needs no search of /proc
-            hp = self._caller_host_tgid(t, sp) or self.ns.to_host(sp)
-            if not hp:  # a thread's tid works too (not listed)
-                for leader in self.ns.tasks().values():
-                    for tid_s in _listdir(f"/proc/{leader}/task"):
-                        if self.ns.to_sandbox(int(tid_s)) == sp:
-                            return self.pid_dir(int(tid_s), sp)
-                return None
-            return self.pid_dir(hp, sp)
+            hp = self._caller_host_tgid(t, sp) or self.ns.tid_to_host(sp)
+            return self.pid_dir(hp, sp) if hp else None
         return self.statics.get(name)
 
     def _statics(self) -> dict[str, Node]:

@@ -87,6 +87,17 @@ class ArgIn(_Rule):
 
 
 @dataclass(frozen=True)
+class ArgNotIn(_Rule):
+    """Runs natively only when the low 32 bits of argument `index` are none of `values`."""
+
+    index: int
+    values: frozenset[int]
+
+    def pred(self, yes: _Label, no: _Label) -> list[_Insn]:
+        return ArgIn(self.index, self.values).pred(no, yes)
+
+
+@dataclass(frozen=True)
 class ArgMaskClear(_Rule):
     """Runs natively only when none of the bits of `mask` are set in argument `index`."""
 

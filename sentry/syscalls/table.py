@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import errno
 
-from sentry.platform.bpf import AllOf, AnyOf, ArgIn, ArgMaskClear
+from sentry.platform.bpf import AllOf, AnyOf, ArgIn, ArgMaskClear, ArgNotIn
 from sentry.syscalls import (
     sys_file,
     sys_identity,
     sys_inotify,
+    sys_ptrace,
     sys_read_write,
     sys_refused,
     sys_stat,
@@ -129,7 +130,6 @@ _ERRORS: dict[str, tuple[int, str]] = {
     "open_tree": (errno.EPERM, "mount API"),
     "move_mount": (errno.EPERM, "mount API"),
     "mount_setattr": (errno.EPERM, "mount API"),
-    "ptrace": (errno.EPERM, "not supported on the seccomp platform"),
     "reboot": (errno.EPERM, "host"),
     "swapon": (errno.EPERM, "host"),
     "swapoff": (errno.EPERM, "host"),
@@ -205,6 +205,10 @@ def _entries() -> list[Syscall]:
               "AF_UNIX only")
     native_if("clone", ArgMaskClear(0, CLONE_NAMESPACES), sys_refused.clone,
               "new namespaces are EPERM")
+    native_if("ptrace", ArgNotIn(0, sys_ptrace.BECOME_TRACER), sys_ptrace.ptrace,
+              "between the sandbox's tasks (seccomp platform; the tracee's calls still "
+              "meet the filter); EPERM on the ptrace platform, whose sentry traces "
+              "every task")
     native_if("seccomp", ArgMaskClear(1, SECCOMP_FILTER_FLAG_NEW_LISTENER),
               sys_refused.seccomp, "filters without a notification listener")
     native_if("personality", ArgIn(0, SAFE_PERSONAS), sys_refused.personality,

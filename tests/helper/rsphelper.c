@@ -31,6 +31,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/user.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -663,6 +665,84 @@ static int cmd_fork_exec(char **argv)
     if (waitpid(p, &st, 0) < 0)
         return fail();
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/*
+ * ptrace MODE: a forked child asks to be traced (PTRACE_TRACEME) and stops; the parent
+ * traces it. Prints one line per step; exits 0.
+ *   peek      the parent reads a word of the child's memory, continues it, and
+ *             reports how it exited.
+ *   rewrite   at the child's syscall-entry stop for getpid() the parent rewrites the
+ *             call into open("/proc/self/status"): the filter still sees the rewritten
+ *             call (the child prints the first bytes it reads from the fd it got).
+ *   suspend   the parent asks for PTRACE_O_SUSPEND_SECCOMP.
+ */
+static long ptrace_word = 0x5eed;
+static char ptrace_path[] = "/proc/self/status";
+
+static int cmd_ptrace(const char *mode)
+{
+    fflush(stdout);
+    pid_t p = fork();
+    if (p < 0)
+        return fail();
+    if (p == 0) {
+        if (ptrace(PTRACE_TRACEME, 0, 0, 0) < 0) {
+            printf("traceme ");
+            fail();
+            _exit(3);
+        }
+        raise(SIGSTOP);
+        long fd = syscall(SYS_getpid);
+        if (!strcmp(mode, "rewrite")) {
+            char buf[6] = {0};
+            if (fd < 3 || read((int)fd, buf, 5) != 5)
+                _exit(4);
+            printf("child read %s\n", buf);
+        }
+        _exit(7);
+    }
+    int st;
+    if (waitpid(p, &st, 0) < 0)
+        return fail();
+    printf("stopped=%d sig=%d\n", WIFSTOPPED(st), WIFSTOPPED(st) ? WSTOPSIG(st) : 0);
+    if (!WIFSTOPPED(st))
+        return 1;
+    if (!strcmp(mode, "peek")) {
+        errno = 0;
+        long v = ptrace(PTRACE_PEEKDATA, p, &ptrace_word, 0);
+        printf("peek=%lx\n", errno ? -1L : v);
+    } else if (!strcmp(mode, "suspend")) {
+        long r = ptrace(PTRACE_SETOPTIONS, p, 0, (void *)(long)0x200000);
+        printf("suspend-seccomp ");
+        if (r < 0)
+            fail();
+        else
+            printf("ok\n");
+    } else if (!strcmp(mode, "rewrite")) {
+        struct user_regs_struct regs;
+        for (;;) {  /* to the entry of getpid(), past whatever raise() did after the stop */
+            if (ptrace(PTRACE_SYSCALL, p, 0, 0) < 0 || waitpid(p, &st, 0) < 0)
+                return fail();
+            if (!WIFSTOPPED(st) || ptrace(PTRACE_GETREGS, p, 0, &regs) < 0)
+                return 1;
+            if (regs.orig_rax == SYS_getpid)
+                break;
+        }
+        regs.orig_rax = SYS_open;
+        regs.rdi = (unsigned long)ptrace_path;
+        regs.rsi = O_RDONLY;
+        if (ptrace(PTRACE_SETREGS, p, 0, &regs) < 0)
+            return fail();
+        printf("rewrote getpid\n");
+    }
+    fflush(stdout);
+    if (ptrace(PTRACE_CONT, p, 0, 0) < 0)
+        return fail();
+    if (waitpid(p, &st, 0) < 0)
+        return fail();
+    printf("exited=%d code=%d\n", WIFEXITED(st), WIFEXITED(st) ? WEXITSTATUS(st) : 0);
+    return 0;
 }
 
 static void *busy_thread(void *arg)
@@ -2251,6 +2331,7 @@ int main(int argc, char **argv)
         NEED(5, "threads-files N PATH ITER");
         return cmd_threads_files(atoi(argv[2]), argv[3], strtol(argv[4], NULL, 0));
     }
+    if (!strcmp(c, "ptrace")) { NEED(3, "ptrace peek|rewrite|suspend"); return cmd_ptrace(argv[2]); }
     if (!strcmp(c, "fork-exec")) { NEED(3, "fork-exec PATH [ARGS...]"); return cmd_fork_exec(&argv[2]); }
     if (!strcmp(c, "threads-exec")) { NEED(4, "threads-exec N PATH [ARGS...]"); return cmd_threads_exec(atoi(argv[2]), &argv[3]); }
     if (!strcmp(c, "open-signals")) { NEED(4, "open-signals PATH ITER"); return cmd_open_signals(argv[2], strtol(argv[3], NULL, 0)); }

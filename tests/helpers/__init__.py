@@ -495,3 +495,17 @@ def read_until(fd: int, marker: bytes, timeout: float = 20) -> bytes:
             break
         out += chunk
     return out
+
+
+def add_host_program(rootfs: os.PathLike | str, program: str) -> None:
+    """Copies a dynamically linked host program (e.g. /usr/bin/strace) into rootfs at
+    the same path, with its ELF interpreter and the libraries ldd names."""
+    rootfs = Path(rootfs)
+    out = subprocess.run(["ldd", program], capture_output=True, text=True, check=True).stdout
+    needed = [program] + [tok for line in out.splitlines() for tok in line.split()
+                          if tok.startswith("/")]
+    for path in needed:
+        dest = rootfs / path.lstrip("/")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if not dest.exists():
+            shutil.copy2(os.path.realpath(path), dest)
