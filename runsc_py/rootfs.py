@@ -2,7 +2,8 @@
 
 It holds the rootfs (bind-mounted nodev), the spec's bind and tmpfs mounts, and, at
 /proc, /dev and /sys, read-only binds of the sentry's skeleton directories (where the
-sentry materialises its synthetic directories). The gofer serves this same tree through
+sentry materialises its synthetic directories), with the sandbox's private devpts
+instance at /dev/pts. The gofer serves this same tree through
 /proc/<init>/root, so the host kernel (exec, chdir) and the gofer resolve a path to the
 same file. Runs in the init process, in its new mount namespace, before pivot_root.
 """
@@ -148,6 +149,11 @@ def setup(spec: Spec, skeleton: str) -> None:
     for name in SKELETON_ROOTS:
         _bind(os.path.join(skeleton, name), root, "/" + name, True, synthetic_flags,
               recursive=False)
+    # The sandbox's own devpts instance (boot.py makes it beside the skeleton) under
+    # /dev/pts, as runc mounts one: the kernel opens a terminal by its path there
+    # (sys_file.do_open), so that it can become the caller's controlling terminal.
+    _bind(os.path.join(os.path.dirname(skeleton), "devpts"), root, "/dev/pts", True,
+          ln.MS_RDONLY | ln.MS_NOSUID | ln.MS_NOEXEC, recursive=False)
 
     for m in spec.mounts:
         if is_synthetic(m):

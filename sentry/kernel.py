@@ -15,7 +15,7 @@ from sentry.fs.base import FileSystem
 from sentry.fs.gofer_fs import GoferFS
 from sentry.loader import Loader
 from sentry.syscalls.numbers import SYSCALL_NAMES
-from sentry.syscalls.result import CONTINUE, InstallFd, Later, Result
+from sentry.syscalls.result import CONTINUE, InstallFd, Later, Result, RunInstead
 from sentry.syscalls.support import Support
 from sentry.syscalls.table import TABLE
 from sentry.task import Task
@@ -98,9 +98,11 @@ def log_crash(kernel: Kernel | None, what: str, exc: BaseException) -> None:
         kernel.log_once(what, type(exc).__name__)
 
 
-def answer(kernel: Kernel, t: Task, respond, install) -> Later | None:  # type: ignore[no-untyped-def]
+def answer(kernel: Kernel, t: Task, respond, install,  # type: ignore[no-untyped-def]
+           run_instead=None) -> Later | None:
     """Computes the result of t's syscall and answers the task with it; returns the
-    Later instead when the answer must wait (the platform hands it to kernel.wait)."""
+    Later instead when the answer must wait (the platform hands it to kernel.wait).
+    run_instead is the platform's way to run another call in its place, if it has one."""
     try:
         result = kernel.syscall(t)
     except SyscallError as e:
@@ -115,16 +117,22 @@ def answer(kernel: Kernel, t: Task, respond, install) -> Later | None:  # type: 
         return None
     if isinstance(result, Later):
         return result
-    deliver(result, respond, install)
+    deliver(result, respond, install, run_instead)
     return None
 
 
-def deliver(result: Result, respond, install) -> None:  # type: ignore[no-untyped-def]
+def deliver(result: Result, respond, install,  # type: ignore[no-untyped-def]
+            run_instead=None) -> None:
     if isinstance(result, InstallFd):
         try:
             install(result.fd, os.O_CLOEXEC if result.cloexec else 0)
         finally:
             os.close(result.fd)
+    elif isinstance(result, RunInstead):
+        if run_instead is None:
+            respond(0, -errno.ENOSYS, 0)
+        else:
+            run_instead(result.nr, result.args)
     elif result is CONTINUE:
         respond(0, 0, 1)
     else:

@@ -4,9 +4,11 @@ sandbox's)."""
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import stat
 import subprocess
+import termios
 import time
 from types import SimpleNamespace
 
@@ -291,29 +293,47 @@ def test_dev_listing(env):
     assert errno_of(lambda: read(env, "/dev/nope")) == errno.ENOENT
 
 
-def test_dev_tty_is_fd0_terminal(env):
-    p = _path(env, "/dev/tty")
-    if os.isatty(0):
-        fd = p.fs.open(env.t, p, os.O_RDWR, 0)
-        assert os.isatty(fd)
-        os.close(fd)
-    else:
-        assert errno_of(lambda: p.fs.open(env.t, p, os.O_RDWR, 0)) == errno.ENXIO
+def _sleeper(slave: int, controlling: bool) -> subprocess.Popen:
+    """A process in a session of its own with the pty on fd 0, as its controlling
+    terminal or not."""
+    def take() -> None:
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    return subprocess.Popen(["sleep", "30"], stdin=slave, start_new_session=True,
+                            preexec_fn=take if controlling else None)
 
 
-def test_dev_tty_of_pty(env):
-    """A task whose fd 0 is a pty gets that pty as /dev/tty."""
+def test_dev_tty_is_the_controlling_terminal(env, tmp_path):
+    """/dev/tty opens the task's controlling terminal, found in the sandbox's devpts."""
     master, slave = os.openpty()
-    child = subprocess.Popen(["sleep", "30"], stdin=slave)
+    pts = tmp_path / "pts"
+    pts.mkdir()
+    name = os.ttyname(slave)
+    os.symlink(name, pts / name.rsplit("/", 1)[1])  # stand-in for the devpts node
+    env.k.devpts = str(pts)
+    child = _sleeper(slave, controlling=True)
     try:
         t = Task(env.k, child.pid, 0, (0,) * 6, lambda: True)
         p = _path(env, "/dev/tty")
         fd = p.fs.open(t, p, os.O_RDWR, 0)
         try:
-            assert os.isatty(fd)
             assert os.fstat(fd).st_rdev == os.fstat(slave).st_rdev
         finally:
             os.close(fd)
+    finally:
+        child.kill()
+        child.wait()
+        os.close(master)
+        os.close(slave)
+
+
+def test_dev_tty_without_controlling_terminal_is_enxio(env):
+    """A terminal on fd 0 is not a controlling terminal: ENXIO, as Linux says."""
+    master, slave = os.openpty()
+    child = _sleeper(slave, controlling=False)
+    try:
+        t = Task(env.k, child.pid, 0, (0,) * 6, lambda: True)
+        p = _path(env, "/dev/tty")
+        assert errno_of(lambda: p.fs.open(t, p, os.O_RDWR, 0)) == errno.ENXIO
     finally:
         child.kill()
         child.wait()

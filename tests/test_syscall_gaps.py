@@ -125,3 +125,39 @@ def test_ss_lists_listening_sockets(rt, bundle, tmp_path):
     ref, ours = run_both(rt, bundle, tmp_path, ["sh", "-c", script], programs=["/usr/bin/ss"])
     assert "*:8080" in ref.stdout, out_of(ref)
     assert ours.stdout == ref.stdout, out_of(ours)
+
+
+# -- terminals -------------------------------------------------------------------------
+def test_pty_controlling_terminal_and_master_eio(rt, bundle, tmp_path):
+    """A pty of /dev/ptmx: its replica opened without O_NOCTTY by the init (a session
+    leader without a terminal) becomes its controlling terminal, so /dev/tty opens and
+    another session's TIOCSCTTY is EPERM; a new session's TIOCSCTTY on a pty of its own
+    works; the master reads what the replica wrote, then EIO once it is closed."""
+    ref, ours = run_both(rt, bundle, tmp_path, ["rsphelper", "pty"])
+    assert ref.stdout.startswith("controlling ok\ndev-tty ok\n"), out_of(ref)
+    assert ref.stdout.endswith("master-read -1 ERR EIO 5\n"), out_of(ref)
+    assert ours.stdout == ref.stdout, out_of(ours)
+
+
+# -- clone3 ----------------------------------------------------------------------------
+CLONE_NEWUSER, CLONE_NEWNET, CLONE_UNTRACED = 0x10000000, 0x40000000, 0x00800000
+
+
+def test_clone3_makes_a_child_as_under_runc(rt, bundle, tmp_path):
+    """clone3(2) called directly: a child on the ptrace platform, which runs it as the
+    clone(2) it amounts to; ENOSYS on the seccomp platform (libc then uses clone(2)),
+    whose filter cannot see its flags."""
+    ref, ours = run_both(rt, bundle, tmp_path, ["rsphelper", "clone3", "0"])
+    assert ref.stdout == "child exited 5\n", out_of(ref)
+    want = ref.stdout if rt.platform == "ptrace" else "ERR ENOSYS 38\n"
+    assert ours.stdout == want, out_of(ours)
+
+
+def test_clone3_refuses_namespaces_as_clone_does(rt, bundle):
+    """Namespace flags are EPERM on both platforms, as clone's; so is CLONE_UNTRACED,
+    a child the ptrace platform's sentry would not trace."""
+    flags = (CLONE_NEWUSER, CLONE_NEWNET, CLONE_UNTRACED)
+    script = "; ".join(f"rsphelper clone3 {f}; rsphelper syscall 56 {f | 17} 0 0 0 0"
+                       for f in flags[:2]) + f"; rsphelper clone3 {CLONE_UNTRACED}"
+    p = rt.run("run", "--bundle", bundle(["sh", "-c", script]), "c3-" + uuid.uuid4().hex[:8])
+    assert p.stdout.splitlines() == ["ERR EPERM 1"] * 5, out_of(p)

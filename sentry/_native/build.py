@@ -50,6 +50,7 @@ ffibuilder.cdef(
 
     int trace_seize(int tid);
     int trace_respond(int tid, int64_t val, int32_t error, uint32_t cont);
+    int trace_run_instead(int tid, int64_t nr, const uint64_t *args);
     int64_t trace_install_fd(int tid, int srcfd, int cloexec);
     void trace_defer(void);
     int trace_reselect(int tid);

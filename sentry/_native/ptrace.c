@@ -107,6 +107,24 @@ int trace_reselect(int tid)
     return ptrace(PTRACE_GETREGS, tid, 0, &cur_regs) == 0 ? 0 : -errno;
 }
 
+/* Answers the stop by running another call in its place: the registers the sentry
+ * sets are what the kernel runs (after the filter has seen them again), whatever the
+ * task's memory says meanwhile. */
+int trace_run_instead(int tid, int64_t nr, const uint64_t *args)
+{
+    cur_answered = 1;
+    cur_regs.orig_rax = (unsigned long long)nr;
+    cur_regs.rdi = args[0];
+    cur_regs.rsi = args[1];
+    cur_regs.rdx = args[2];
+    cur_regs.r10 = args[3];
+    cur_regs.r8 = args[4];
+    cur_regs.r9 = args[5];
+    if (ptrace(PTRACE_SETREGS, tid, 0, &cur_regs) < 0)
+        return -errno;
+    return ptrace(PTRACE_CONT, tid, 0, 0) == 0 ? 0 : -errno;
+}
+
 static void on_seccomp_stop(int tid)
 {
     if (ptrace(PTRACE_GETREGS, tid, 0, &cur_regs) < 0)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import os
-import stat
 from typing import TYPE_CHECKING, Callable
 
 from sentry.errors import SyscallError
@@ -27,18 +26,27 @@ HOST_DEVICES = {
 }
 
 
+UNIX98_PTY_SLAVE_MAJOR = 136  # to 143: the pts index is (major - 136) * 256 + minor
+
+
 def open_tty(t: Task, flags: int) -> int:
-    """/dev/tty: the task's controlling terminal, approximated by its fd 0 when that is
-    a terminal; ENXIO otherwise (as Linux without a controlling terminal)."""
-    link = f"/proc/{t.pid}/fd/0"
+    """/dev/tty: the task's controlling terminal (tty_nr of its /proc/PID/stat), one of
+    the sandbox's devpts terminals; ENXIO without one, as Linux says."""
     try:
-        st = os.stat(link)
+        with open(f"/proc/{t.pid}/stat", "rb") as f:
+            raw = f.read()
     except OSError:
         raise SyscallError(errno.ENXIO) from None
-    if not stat.S_ISCHR(st.st_mode):
+    tty_nr = int(raw[raw.rindex(b")") + 2:].split()[4])  # state ppid pgrp session tty_nr
+    major, minor = os.major(tty_nr), os.minor(tty_nr)
+    if not UNIX98_PTY_SLAVE_MAJOR <= major < UNIX98_PTY_SLAVE_MAJOR + 8:
         raise SyscallError(errno.ENXIO)
-    fd = open_host(link, flags)
-    if not os.isatty(fd):
+    index = (major - UNIX98_PTY_SLAVE_MAJOR) * 256 + minor
+    try:
+        fd = open_host(_devpts_path(t.kernel, str(index)), flags)
+    except SyscallError:
+        raise SyscallError(errno.ENXIO) from None  # not one of the sandbox's terminals
+    if os.fstat(fd).st_rdev != tty_nr:
         os.close(fd)
         raise SyscallError(errno.ENXIO)
     return fd

@@ -6,7 +6,8 @@ natively, so such a call stops its task in a PTRACE_EVENT_SECCOMP stop. The C lo
 hands each seccomp stop to sentry_trace below, which runs the same dispatcher as the
 seccomp platform: a handler does not know which platform called it. Results go back
 through registers (orig_rax -1 skips the call, rax is its result); CONTINUE resumes the
-task unchanged, so the host kernel runs the call; an fd reaches the task through a
+task unchanged, so the host kernel runs the call; RunInstead sets another call in its
+registers (clone3 runs as clone); an fd reaches the task through a
 socketpair the task itself makes and reads (trace_install_fd): no ADDFD.
 
 Every task is attached with PTRACE_SEIZE and PTRACE_O_EXITKILL (no task outlives the
@@ -45,7 +46,10 @@ def sentry_trace(call) -> None:  # type: ignore[no-untyped-def]
     def install(fd: int, newfd_flags: int) -> None:
         lib.trace_install_fd(tid, fd, 1 if newfd_flags else 0)
 
-    later = answer(_kernel, t, respond, install)
+    def run_instead(nr: int, args: tuple[int, ...]) -> None:
+        lib.trace_run_instead(tid, nr, ffi.new("uint64_t[6]", list(args)))
+
+    later = answer(_kernel, t, respond, install, run_instead)
     if later is None:
         return
     lib.trace_defer()  # it stays in its seccomp stop meanwhile

@@ -14,6 +14,16 @@ class InstallFd:
     cloexec: bool = False
 
 
+@dataclass(frozen=True)
+class RunInstead:
+    """Run this call in the task in place of the trapped one, with these register
+    arguments. Only the ptrace platform can (it sets the registers); the seccomp
+    platform answers ENOSYS instead."""
+
+    nr: int
+    args: tuple[int, int, int, int, int, int]
+
+
 class _Continue:
     """Let the host kernel run the call as the task made it (SECCOMP_USER_NOTIF_FLAG_
     CONTINUE). Only for calls whose pointer arguments decide nothing the sentry guards;
@@ -37,4 +47,4 @@ class Later:
     cancel: Callable[[], None] = lambda: None
 
 
-Result = int | InstallFd | _Continue | Later
+Result = int | InstallFd | RunInstead | _Continue | Later

@@ -53,6 +53,15 @@ def _open_path(t: Task, p: Path, flags: int, mode: int, resolve: int = 0) -> Res
         # the workload's mount namespace, which holds only the container tree, so even
         # a path swapped after this point names only a container file.
         return CONTINUE
+    if p.fs.name == "devpts" and not flags & (os.O_NOCTTY | os.O_CREAT | os.O_PATH):
+        # A terminal opened without O_NOCTTY becomes the controlling terminal of a
+        # session leader that has none, which only an open in the task itself does:
+        # the host kernel opens it (CONTINUE), by the same path, in the workload's
+        # mount namespace, where /dev/pts is the sandbox's own devpts instance. A path
+        # swapped meanwhile names another of its terminals or a container file, opened
+        # with the task's credentials and flags, as a blocking FIFO's is (KernelOpens).
+        p.fs.stat(t, p, True)
+        return CONTINUE
     flags = _without_o_path(flags)
     try:
         if resolve:

@@ -30,10 +30,6 @@ from sentry.syscalls import (
 from sentry.syscalls.numbers import SYSCALL_NUMBERS
 from sentry.syscalls.support import Handler, Support, Syscall
 
-CLONE_NAMESPACES = (
-    0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000
-    | 0x40000000 | 0x00000080  # NEWNS NEWCGROUP NEWUTS NEWIPC NEWUSER NEWPID NEWNET NEWTIME
-)
 AF_UNIX, AF_INET, AF_INET6, AF_NETLINK = 1, 2, 10, 16
 # Netlink protocols that act on the caller's own network namespace and that `ip` and
 # `ss` need: interfaces, addresses, routes (ROUTE) and the socket tables (SOCK_DIAG).
@@ -203,7 +199,7 @@ def _entries() -> list[Syscall]:
               "other families EAFNOSUPPORT")
     native_if("socketpair", ArgIn(0, frozenset({AF_UNIX})), sys_refused.socketpair,
               "AF_UNIX only")
-    native_if("clone", ArgMaskClear(0, CLONE_NAMESPACES), sys_refused.clone,
+    native_if("clone", ArgMaskClear(0, sys_refused.CLONE_NAMESPACES), sys_refused.clone,
               "new namespaces are EPERM")
     native_if("ptrace", ArgNotIn(0, sys_ptrace.BECOME_TRACER), sys_ptrace.ptrace,
               "between the sandbox's tasks (seccomp platform; the tracee's calls still "
@@ -219,8 +215,11 @@ def _entries() -> list[Syscall]:
     native_if("lseek", ArgIn(2, frozenset({SEEK_SET, SEEK_CUR, SEEK_DATA, SEEK_HOLE})),
               sys_read_write.lseek, "SEEK_END on a synthetic /proc file or directory "
               "answered as Linux's (EINVAL for seq files, else offset + 0)")
-    out.append(Syscall("clone3", Support.ERROR, sys_refused.clone3, errno=errno.ENOSYS,
-                       note="libc falls back to clone(2), whose flags the filter sees"))
+    full(sys_refused, "clone3", note="run as the equivalent clone(2) on the ptrace "
+         "platform; ENOSYS on the seccomp platform (libc falls back to clone(2), whose "
+         "flags the filter sees), and for CLONE_VM, set_tid, CLONE_INTO_CGROUP, "
+         "CLONE_CLEAR_SIGHAND; "
+         "namespace flags EPERM")
     return out
 
 

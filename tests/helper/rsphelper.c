@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
@@ -43,6 +44,7 @@
 #include <sys/uio.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/filter.h>
@@ -742,6 +744,89 @@ static int cmd_ptrace(const char *mode)
     if (waitpid(p, &st, 0) < 0)
         return fail();
     printf("exited=%d code=%d\n", WIFEXITED(st), WIFEXITED(st) ? WEXITSTATUS(st) : 0);
+    return 0;
+}
+
+static void pty_step(const char *what, long r)
+{
+    printf("%s ", what);
+    if (r < 0)
+        fail();
+    else
+        printf("ok\n");
+}
+
+/*
+ * pty: a terminal of /dev/ptmx as a session leader without one (the container's init)
+ * uses it: its replica opened without O_NOCTTY becomes the controlling terminal
+ * (/dev/tty opens, another session's TIOCSCTTY is EPERM), a new session takes a
+ * terminal of its own with TIOCSCTTY, and once the replica is closed the master reads
+ * what was written, then EIO.
+ */
+static int cmd_pty(void)
+{
+    char buf[64];
+    int m = open("/dev/ptmx", O_RDWR | O_NOCTTY);
+    if (m < 0 || grantpt(m) < 0 || unlockpt(m) < 0)
+        return fail();
+    char *name = ptsname(m);
+    int s = open(name, O_RDWR);
+    if (s < 0)
+        return fail();
+    pty_step("controlling", tcgetsid(s) == getsid(0) ? 0 : -1);
+    int tty = open("/dev/tty", O_RDWR);
+    pty_step("dev-tty", tty);
+    fflush(stdout);
+    pid_t p = fork();
+    if (p == 0) {
+        setsid();
+        pty_step("other-session-TIOCSCTTY", ioctl(s, TIOCSCTTY, 0));
+        pty_step("other-session-dev-tty", open("/dev/tty", O_RDWR));
+        int s2 = open(name, O_RDWR | O_NOCTTY);
+        pty_step("noctty-TIOCSCTTY", ioctl(s2, TIOCSCTTY, 0));
+        int m2 = open("/dev/ptmx", O_RDWR | O_NOCTTY);
+        if (m2 < 0 || grantpt(m2) < 0 || unlockpt(m2) < 0)
+            _exit(fail());
+        int s3 = open(ptsname(m2), O_RDWR | O_NOCTTY);
+        pty_step("own-pty-TIOCSCTTY", ioctl(s3, TIOCSCTTY, 0));
+        pty_step("own-pty-dev-tty", open("/dev/tty", O_RDWR));
+        fflush(stdout);
+        _exit(0);
+    }
+    waitpid(p, NULL, 0);
+    pty_step("master-TIOCSCTTY", ioctl(m, TIOCSCTTY, 0));
+    if (write(s, "x\n", 2) != 2)
+        return fail();
+    close(s);
+    if (tty >= 0)
+        close(tty);
+    for (int i = 0; i < 3; i++) {
+        ssize_t n = read(m, buf, sizeof(buf));
+        printf("master-read %zd ", n);
+        if (n <= 0) {
+            if (n < 0)
+                fail();
+            break;
+        }
+        printf("\n");
+    }
+    return 0;
+}
+
+/* clone3 FLAGS: a child by a raw clone3(2) (exit signal SIGCHLD), which exits 5. */
+static int cmd_clone3(unsigned long long flags)
+{
+    uint64_t args[8] = { flags, 0, 0, 0, SIGCHLD, 0, 0, 0 }; /* struct clone_args v0 */
+    fflush(stdout);
+    long p = syscall(SYS_clone3, args, sizeof(args));
+    if (p < 0)
+        return fail();
+    if (p == 0)
+        _exit(5);
+    int st;
+    if (waitpid((pid_t)p, &st, 0) < 0)
+        return fail();
+    printf("child exited %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
     return 0;
 }
 
@@ -2332,6 +2417,8 @@ int main(int argc, char **argv)
         return cmd_threads_files(atoi(argv[2]), argv[3], strtol(argv[4], NULL, 0));
     }
     if (!strcmp(c, "ptrace")) { NEED(3, "ptrace peek|rewrite|suspend"); return cmd_ptrace(argv[2]); }
+    if (!strcmp(c, "pty")) return cmd_pty();
+    if (!strcmp(c, "clone3")) { NEED(3, "clone3 FLAGS"); return cmd_clone3(strtoull(argv[2], NULL, 0)); }
     if (!strcmp(c, "fork-exec")) { NEED(3, "fork-exec PATH [ARGS...]"); return cmd_fork_exec(&argv[2]); }
     if (!strcmp(c, "threads-exec")) { NEED(4, "threads-exec N PATH [ARGS...]"); return cmd_threads_exec(atoi(argv[2]), &argv[3]); }
     if (!strcmp(c, "open-signals")) { NEED(4, "open-signals PATH ITER"); return cmd_open_signals(argv[2], strtol(argv[3], NULL, 0)); }
