@@ -161,8 +161,9 @@ def _entries() -> list[Syscall]:
             out.append(Syscall(name, P if note else F, handler, note=note))
 
     full(sys_file, "open", "openat", note="O_PATH and blocking FIFO opens in the container "
-         "tree run in the host kernel (ADDFD cannot install O_PATH files); O_PATH on a "
-         "synthetic file gives an O_RDONLY|O_NONBLOCK fd")
+         "tree, and /dev/pts terminals opened without O_NOCTTY, run in the host kernel "
+         "(ADDFD cannot install O_PATH files; a terminal may become the controlling one); "
+         "O_PATH on a synthetic file gives an O_RDONLY|O_NONBLOCK fd")
     full(sys_file, "creat", "mkdir", "mkdirat", "rmdir", "unlink",
          "unlinkat", "rename", "renameat", "renameat2", "link", "linkat", "symlink",
          "symlinkat", "readlink", "readlinkat", "access", "faccessat", "faccessat2",
