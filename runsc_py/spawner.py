@@ -150,10 +150,6 @@ def _fork_process(spec, process, fds: list[int], skeleton: str, sentry_pid: int,
         try:
             os.close(go_w)
             os.close(pid_r)
-            # Not dumpable (inherited by the fork below, undone by the workload's
-            # execve): until then a task of the sandbox must not ptrace what is still
-            # the runtime, with its privileges and its socket to the sentry.
-            ln.prctl(ln.PR_SET_DUMPABLE, 0)
             ln.setns(pidns, ln.CLONE_NEWPID)
             pid = os.fork()
             if pid == 0:

@@ -28,8 +28,7 @@ BECOME_TRACER = frozenset({PTRACE_TRACEME, PTRACE_ATTACH, PTRACE_SEIZE})
 def _runs_runtime_code(hp: int) -> bool:
     """Whether task hp is still the runtime's own code: an exec'd process between its
     fork into the sandbox and its execve of the workload program, which has the
-    spawner's privileges and its sync socket (it is not dumpable meanwhile, but a
-    tracer with CAP_SYS_PTRACE passes that check). Its program is the runtime's
+    spawner's privileges and its sync socket. Its program is the runtime's
     interpreter, which no task of the sandbox runs once it has exec'd."""
     try:
         exe = os.stat(f"/proc/{hp}/exe")
