@@ -31,10 +31,12 @@ class GoferClient:
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
 
-    def send_root(self, root_fd: int, userns_fd: int = -1) -> None:
-        """The container root, and the tasks' user namespace when it is not the
-        sentry's (the gofer serves them from inside it)."""
-        send_message(self.sock, Request(Op.ROOT).encode(), root_fd, userns_fd)
+    def send_root(self, root_fd: int, userns_fd: int = -1, hidden_dev: int = 0) -> None:
+        """The container root, the tasks' user namespace when it is not the sentry's
+        (the gofer serves them from inside it), and the device of the sentry's skeleton
+        in the tree (what resolves onto it reads as absent)."""
+        send_message(self.sock, Request(Op.ROOT, a=(hidden_dev, 0, 0, 0)).encode(), root_fd,
+                     userns_fd)
 
     def call(self, req: Request) -> tuple[int, bytes, int]:
         """Returns (value, payload, fd or -1); raises OSError with the gofer's errno,

@@ -70,11 +70,23 @@ class Gofer:
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.root = -1
+        self.hidden_dev = 0  # the device of the sentry's skeleton (see _openat2)
         self.readonly_roots: tuple[str, ...] = ()
 
     # -- path resolution -----------------------------------------------------------
     def _open(self, path: str, flags: int, mode: int = 0) -> int:
-        return openat2(self.root, path, flags | os.O_CLOEXEC, mode, IN_ROOT)
+        return self._openat2(self.root, path, flags | os.O_CLOEXEC, mode, IN_ROOT)
+
+    def _openat2(self, start: int, path: str, flags: int, mode: int, resolve: int) -> int:
+        """openat2 of a caller's path in the tree. The sentry's synthetic mounts (/proc,
+        /dev, /sys) are skeleton directories in the tree that only the sentry fills:
+        what resolves onto them is not the gofer's to serve, and reads as absent (a
+        symlink to /proc/self/status is then followed by the sentry, REDIRECT)."""
+        fd = openat2(start, path, flags, mode, resolve)
+        if self.hidden_dev and os.fstat(fd).st_dev == self.hidden_dev:
+            os.close(fd)
+            raise OSError(errno.ENOENT, os.strerror(errno.ENOENT), path)
+        return fd
 
     def _parent(self, path: str) -> tuple[int, str]:
         """An O_PATH fd of path's parent directory, and its last component."""
@@ -114,17 +126,17 @@ class Gofer:
         start = self.root if dirfd is None else dirfd
         resolve = scoped(resolve)
         if flags & os.O_NONBLOCK or flags & os.O_PATH:
-            return openat2(start, path, flags | os.O_CLOEXEC, mode, resolve)
+            return self._openat2(start, path, flags | os.O_CLOEXEC, mode, resolve)
         if self._is_fifo(start, path, flags, resolve):
             raise FifoOpen()
         # still non-blocking: the path may have become a FIFO since the probe
-        fd = openat2(start, path, flags | os.O_NONBLOCK | os.O_CLOEXEC, mode, resolve)
+        fd = self._openat2(start, path, flags | os.O_NONBLOCK | os.O_CLOEXEC, mode, resolve)
         os.set_blocking(fd, True)
         return fd
 
     def _is_fifo(self, start: int, path: str, flags: int, resolve: int) -> bool:
         try:
-            fd = openat2(start, path, os.O_PATH | os.O_CLOEXEC | (flags & os.O_NOFOLLOW),
+            fd = self._openat2(start, path, os.O_PATH | os.O_CLOEXEC | (flags & os.O_NOFOLLOW),
                          0, resolve)
         except OSError:
             return False  # the real open reports (or creates) it
@@ -510,7 +522,7 @@ class Gofer:
         }
         # STAT, OPEN and EXEC of one path in C, when the gofer runs with the caller's
         # credentials already (gofer/fast_native.py); everything else here
-        fast = FastPath(self.sock, self.root, OPEN_FLAGS, IN_ROOT) \
+        fast = FastPath(self.sock, self.root, OPEN_FLAGS, IN_ROOT, self.hidden_dev) \
             if FastPath.available() and not test_forbidden else None
         while True:
             try:
@@ -572,6 +584,7 @@ class Gofer:
         fd = fds[0]
         if not stat.S_ISDIR(os.fstat(fd).st_mode):
             raise SystemExit("gofer: the container root is not a directory")
+        self.hidden_dev = req.a[0]
         return fd, fds[1] if len(fds) == 2 else -1
 
 

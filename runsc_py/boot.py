@@ -304,7 +304,7 @@ class Sandbox:
         root_fd = os.open(f"/proc/{pid}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         gofer = GoferClient(gofer_sock)
         userns_fd = self._tasks_user_namespace(pid)
-        gofer.send_root(root_fd, userns_fd)
+        gofer.send_root(root_fd, userns_fd, hidden_dev=os.stat(skeleton).st_dev)
         if userns_fd >= 0:
             os.close(userns_fd)
         self.kernel = Kernel(self.config, gofer, init_pid=pid, root_fd=root_fd)

@@ -30,12 +30,29 @@ static inline uint64_t inroot_scoped(uint64_t resolve)
     return scope | (resolve & INROOT_NARROWING) | RESOLVE_NO_MAGICLINKS;
 }
 
+/* The device of the sentry's skeleton (its synthetic mounts' directories in the
+ * tree, which only the sentry fills): what resolves onto it reads as absent, as in
+ * gofer/server.py _openat2. 0: none. */
+static dev_t hidden_dev;
+
+void inroot_hide(uint64_t dev)
+{
+    hidden_dev = (dev_t)dev;
+}
+
 static inline int inroot_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode,
                           uint64_t resolve)
 {
     struct open_how how = { .flags = flags, .mode = mode, .resolve = inroot_scoped(resolve) };
     int fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
-    return fd < 0 ? -errno : fd;
+    if (fd < 0)
+        return -errno;
+    struct stat st;
+    if (hidden_dev && fstat(fd, &st) == 0 && st.st_dev == hidden_dev) {
+        close(fd);
+        return -ENOENT;
+    }
+    return fd;
 }
 
 /*

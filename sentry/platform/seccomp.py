@@ -70,6 +70,8 @@ class SeccompPlatform:
         if ret < 0:  # a mount table C cannot hold: every call goes to Python
             log.warning("C fast path off: %s", os.strerror(-ret))
         kernel.loader.on_elf = _remember_loadable
+        if getattr(kernel, "skeleton", None):  # the synthetic mounts' directories: not C's to answer
+            lib.inroot_hide(os.stat(kernel.skeleton).st_dev)
 
     def __init__(self) -> None:
         self.listeners: list[int] = []
