@@ -7,15 +7,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import tempfile
-import time
 import uuid
 
 import pytest
 
-from _itutil import (Recorder, cleanup_dir, kill_pid, need, pids_with_cmdline_containing,
-                     stop_process, wait_for)
+from _itutil import (Recorder, cleanup_dir, http_get_in_netns, kill_pid, need,
+                     pids_with_cmdline_containing, stop_process, wait_for)
 
 IMAGE = "runsc-py-test/busybox:latest"
 # docker runtime name -> the platform its calls must name
@@ -68,20 +66,10 @@ class Docker:
                 f"stdout:\n{p.stdout}\nstderr:\n{p.stderr}"))
         return p
 
-    def host_get(self, url: str, timeout: float = 20) -> str:
-        """An HTTP GET of `url` from dockerd's host network namespace ("" on failure,
-        retried until `timeout`: a server may still be starting)."""
+    def host_get(self, url: str) -> str:
+        """An HTTP GET of `url` from dockerd's host network namespace."""
         assert self.proc is not None
-        script = ("import sys, urllib.request\n"
-                  "print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())")
-        deadline = time.monotonic() + timeout
-        while True:
-            p = subprocess.run(["nsenter", f"--net=/proc/{self.proc.pid}/ns/net",
-                                sys.executable, "-c", script, url],
-                               capture_output=True, text=True, timeout=30)
-            if p.returncode == 0 or time.monotonic() > deadline:
-                return p.stdout if p.returncode == 0 else ""
-            time.sleep(0.5)
+        return http_get_in_netns(f"/proc/{self.proc.pid}/ns/net", url)
 
     def explain(self, msg: str) -> str:
         try:

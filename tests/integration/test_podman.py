@@ -7,12 +7,11 @@ import resource
 import shlex
 import shutil
 import subprocess
-import sys
-import time
 
 import pytest
 
-from _itutil import Recorder, kill_pid, need, pids_with_cmdline_containing, stop_process
+from _itutil import (Recorder, http_get_in_netns, kill_pid, need,
+                     pids_with_cmdline_containing, stop_process)
 from helpers import NOBODY, as_nobody
 
 IMAGE = "docker.io/runsc-py-test/busybox:latest"
@@ -45,18 +44,9 @@ class Podman:
     def explain(self, msg: str) -> str:
         return f"{msg}\n--- runsc-py calls ---\n{self.recorder.text()[-6000:]}"
 
-    def host_get(self, url: str, timeout: float = 20) -> str:
-        """An HTTP GET of `url` from podman's host network namespace ("" on failure,
-        retried until `timeout`)."""
-        script = ("import sys, urllib.request\n"
-                  "print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())")
-        deadline = time.monotonic() + timeout
-        while True:
-            p = subprocess.run(["nsenter", f"--net={self.netns}", sys.executable, "-c",
-                                script, url], capture_output=True, text=True, timeout=30)
-            if p.returncode == 0 or time.monotonic() > deadline:
-                return p.stdout if p.returncode == 0 else ""
-            time.sleep(0.5)
+    def host_get(self, url: str) -> str:
+        """An HTTP GET of `url` from podman's host network namespace."""
+        return http_get_in_netns(self.netns, url)
 
     def run_args(self, network: str = "none") -> list[str]:
         # Without CAP_SYS_RESOURCE (as root here) podman's default RLIMIT_NOFILE and
