@@ -253,3 +253,26 @@ def test_features_lists_every_hook_as_runc_does(rt):
     ours = json.loads(rt.run("features", check=True).stdout)["hooks"]
     runc = subprocess.run(["runc", "features"], capture_output=True, text=True, check=True)
     assert ours == json.loads(runc.stdout)["hooks"] == KINDS
+
+
+def test_with_a_user_namespace_prestart_hooks_reach_the_network_namespace_it_owns(
+        rt, bundle, tmp_path):
+    """With a user namespace the init makes the network namespace once inside it (after
+    pivot_root, which the namespace's root could not do): the runtime's hooks wait for
+    it, so that the pid they are given names the container's network namespace."""
+    def user_namespace(cfg: dict) -> None:
+        cfg["linux"]["namespaces"].append({"type": "user"})
+        for key in ("uidMappings", "gidMappings"):
+            cfg["linux"][key] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+        for m in cfg["mounts"]:  # gid 5 is not mapped
+            m["options"] = [o for o in m.get("options", []) if o != "gid=5"]
+
+    b, log = _hooked_bundle(bundle, tmp_path, "un", ["sleep", "1"],
+                            hooks={"prestart": [{}], "createRuntime": [{}]},
+                            edit=user_namespace)
+    facts = _lifecycle(rt, b, "un", tmp_path)
+    recs = _records(log)
+    assert [r["kind"] for r in recs] == ["prestart", "createRuntime"], recs
+    for r in recs:
+        assert r["state"]["pid"] == facts["init"], r
+        assert r["pid_netns"] == facts["netns"] != os.readlink("/proc/self/ns/net"), r
