@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, NoReturn
 
-from runsc_py import control, namespaces, terminal
+from runsc_py import control, hooks, namespaces, terminal
 from sentry.platform import linux_native as ln
 from runsc_py.spawner import Spawner
 from runsc_py.spec import Spec
@@ -217,6 +217,8 @@ class Sandbox:
         self.exec_conns: dict[int, socket.socket] = {}  # exec'd pid → its caller
         self.on_exit: Callable[[], object] = lambda: None
         self.cgroup = None  # the sandbox's SandboxCgroup, once it has one
+        self.caller: socket.socket | None = None  # `create`'s end, for its hooks' turn
+        self.start_conn: socket.socket | None = None  # `start`, answered at the execve
         self._reply_fd: int | None = None  # an fd to send with the current reply
 
     def create(self) -> None:
@@ -254,7 +256,9 @@ class Sandbox:
                 from runsc_py import init as container_init  # (its imports: off our path)
 
                 container_init.run(self.spec, self.spec.process, init_end, skeleton, me,
-                                   None, new_listener, new_container=True, tty_slave=slave)
+                                   None, new_listener, new_container=True, tty_slave=slave,
+                                   hook_state=hooks.state(self.cid, str(self.spec.bundle),
+                                                          self.spec.annotations, "creating", 0))
             init_end.close()
             init_pid.put(pid)
             self.program = platforms.filter_program(self.config.platform,
@@ -293,6 +297,10 @@ class Sandbox:
         from gofer.protocol import recv_message
 
         data, fds = recv_message(sentry_end)
+        if data == b"HOOKS":
+            self._caller_hooks(pid)
+            sentry_end.send(b"GO")
+            data, fds = recv_message(sentry_end)
         if not data.startswith(b"READY") or len(fds) != self.platform.needs_listener:
             for fd in fds:
                 os.close(fd)
@@ -352,6 +360,19 @@ class Sandbox:
                       tuple(dataclasses.astuple(m) for m in gid_map))
         return os.open(f"/proc/{pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
 
+    def _caller_hooks(self, init_pid: int) -> None:
+        """`create` runs the prestart and createRuntime hooks (in the runtime's
+        namespaces, which the sentry has left) with the init's host pid; it answers GO,
+        or closes the connection when one failed."""
+        from gofer.protocol import send_message
+        from runsc_py.errors import RuntimeFailure
+
+        if self.caller is None:
+            raise RuntimeFailure("no caller to run the prestart hooks")
+        send_message(self.caller, b"HOOKS %d" % init_pid, -1)
+        if self.caller.recv(16) != b"GO":
+            raise RuntimeFailure("create was given up while its hooks ran")
+
     def _enter_pid_namespace(self) -> None:
         for ns in self.spec.namespaces:
             if ns.type == "pid" and ns.path:
@@ -377,10 +398,14 @@ class Sandbox:
         self._reap()
         waiting = self.kernel.waiting  # calls answered Later: polled on every tick
         while self.exit_status is None:
-            which = self.platform.serve([wake_r, ctl.fileno(), waiting.wake_fd],
-                                        waiting.timeout_ms())
+            wake = [wake_r, ctl.fileno(), waiting.wake_fd]
+            if self.start_conn is not None and self.init_sync is not None:
+                wake.append(self.init_sync.fileno())
+            which = self.platform.serve(wake, waiting.timeout_ms())
             if which == 2:
                 waiting.woken()
+            elif which == 3:
+                self._started()
             waiting.poll()
             if which == 0:
                 try:
@@ -420,6 +445,7 @@ class Sandbox:
             pass
 
     def _shutdown(self) -> None:
+        self._started()  # (an init that died before its execve: its socket is closed)
         for pid in list(self.exec_conns):
             self._report_exec_exit(pid, 128 + signal.SIGKILL)
         self.spawner.stop()
@@ -480,6 +506,9 @@ class Sandbox:
                 keep = "pid" in reply  # the exit status follows on this connection
             else:
                 reply = self._handle(req)
+                if not reply:  # start: the reply waits for the init's execve
+                    self.start_conn = conn.dup()
+                    return
         except Exception as e:  # noqa: BLE001 - a bad request must not stop the sandbox
             reply = {"error": str(e)}
         finally:
@@ -547,6 +576,25 @@ class Sandbox:
             self._reply_fd = master
         return {"ok": True, "pid": pid}
 
+    def _started(self) -> None:
+        """The init's sync socket after START: closed by its execve (or its exit), or
+        the one-line failure of a startContainer hook. Either answers `start`."""
+        sync, conn = self.init_sync, self.start_conn
+        if sync is None or conn is None:
+            return
+        self.init_sync = self.start_conn = None
+        with sync, conn:
+            try:
+                data = sync.recv(4096)
+            except OSError:
+                data = b""
+            reply = {"error": data[6:].decode(errors="replace")} \
+                if data.startswith(b"ERROR") else {"ok": True}
+            try:
+                control.send(conn, reply)
+            except OSError:
+                pass
+
     def _report_exec_exit(self, pid: int, code: int) -> None:
         conn = self.exec_conns.pop(pid)
         try:
@@ -558,12 +606,10 @@ class Sandbox:
     def _handle(self, req: dict) -> dict:
         op = req.get("op")
         if op == "start":
-            if self.init_sync is None:
+            if self.init_sync is None or self.start_conn is not None:
                 return {"error": "container already started"}
             self.init_sync.send(b"START")
-            self.init_sync.close()
-            self.init_sync = None
-            return {"ok": True}
+            return {}  # answered by _started()
         if op == "kill":
             sig = int(req["signal"])
             if req.get("pid"):  # an exec'd process (its proxy forwards signals)
@@ -607,6 +653,7 @@ def boot(spec: Spec, cid: str, state_dir: Path, ready: socket.socket, config: Sa
     from runsc_py import cgroups
 
     sandbox = Sandbox(spec, cid, state_dir, config, console_socket)
+    sandbox.caller = ready
     # opened now: once confined, the sentry can name no host path
     profile_path = os.environ.get("RUNSC_PY_SENTRY_PROFILE")
     profile_file = open(profile_path, "wb") if profile_path else None  # noqa: SIM115

@@ -396,12 +396,12 @@ def cmd_install(args: argparse.Namespace) -> int:
 
 
 def cmd_features(args: argparse.Namespace) -> int:
-    from runsc_py.spec import CAP_NAMES
+    from runsc_py.spec import CAP_NAMES, HOOK_KINDS
 
     print(json.dumps({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": OCI_VERSION,
-        "hooks": [],
+        "hooks": list(HOOK_KINDS),
         "mountOptions": ["ro", "rw", "nosuid", "nodev", "noexec", "bind", "rbind"],
         "linux": {
             "namespaces": ["pid", "network", "ipc", "uts", "mount", "cgroup", "user"],

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from runsc_py import OCI_VERSION, cgroups, control, terminal
+from runsc_py import OCI_VERSION, cgroups, control, hooks, terminal
 from runsc_py import spec as oci
 from runsc_py.errors import RuntimeFailure
 from runsc_py.state import ContainerStatus, State, StateStore, exit_code, process_start_time
@@ -49,6 +49,7 @@ def create(store: StateStore, bundle: str, cid: str, pid_file: str | None,
     if console_socket and not spec.process.terminal:
         raise RuntimeFailure("cannot use console socket if runsc-py will not allocate tty")
     state_dir = store.reserve(cid)
+    pid = 0
     try:
         config = boot.sandbox_config(spec, cid, log_path, log_format, debug, platform,
                                      pin_sentry, rootless)
@@ -63,10 +64,15 @@ def create(store: StateStore, bundle: str, cid: str, pid_file: str | None,
         ready_child.close()
         with ready:
             data, fds = recv_message(ready)
+            if data.startswith(b"HOOKS "):  # the init waits before pivot_root
+                _runtime_hooks(spec, cid, int(data.split()[1]))
+                ready.send(b"GO")
+                data, fds = recv_message(ready)
         reply = data.decode(errors="replace")
         master = fds[0] if fds else None
         if not reply.startswith("OK "):
             os.waitpid(pid, 0)
+            pid = 0
             raise RuntimeFailure(reply.removeprefix("ERROR ").strip()
                                  or "sandbox exited during setup")
         state = State(
@@ -75,15 +81,42 @@ def create(store: StateStore, bundle: str, cid: str, pid_file: str | None,
             created=_utc_now(),
             init_pid=int(reply.split()[1]), annotations=spec.annotations,
             owner="root" if os.geteuid() == 0 else str(os.geteuid()),
+            hooks=spec.raw.get("hooks") or {},
         )
         store.save(state)
         if pid_file:
             _write_atomic(pid_file, str(pid))
         return state, master
     except BaseException:
+        if pid:  # (a hook failed: the sandbox waits for a GO that does not come)
+            _kill_and_reap(pid)
         cgroups.cleanup(cid, scope=store.root)  # what a sentry that died in setup left
         store.remove(cid)
+        # the lifecycle goes on at "destroy", then poststop (runtime.md), as runc's does
+        hooks.run_warning_only("poststop", spec.hooks.poststop,
+                               hooks.state(cid, str(spec.bundle), spec.annotations,
+                                           "stopped", 0))
         raise
+
+
+def _runtime_hooks(spec: oci.Spec, cid: str, init_pid: int) -> None:
+    """prestart, then createRuntime: in the runtime's namespaces, from the bundle (as
+    runc runs them), given the init's host pid, whose /proc/PID/ns/* are the
+    container's namespaces (docker's libnetwork-setkey moves the veth into its netns)."""
+    state = hooks.state(cid, str(spec.bundle), spec.annotations, "creating", init_pid)
+    for kind in ("prestart", "createRuntime"):
+        hooks.run(kind, spec.hooks.of(kind), state, cwd=str(spec.bundle))
+
+
+def _kill_and_reap(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
 
 
 def load_checked(store: StateStore, cid: str) -> tuple[State, ContainerStatus]:
@@ -97,9 +130,20 @@ def start(store: StateStore, cid: str) -> None:
         if status is ContainerStatus.STOPPED:
             raise RuntimeFailure("cannot start a container that has stopped")
         raise RuntimeFailure(f"cannot start an already {status.value} container")
-    control.call(store.dir(cid), {"op": "start"})
+    spec_hooks = oci.load_hooks(state.hooks)
+    # answered once the init has executed the program (or a startContainer hook
+    # failed), however long its hooks take
+    control.call(store.dir(cid), {"op": "start"},
+                 timeout=None if spec_hooks.startContainer else 30.0)
     state.started = True
     store.save(state)
+    hooks.run_warning_only("poststart", spec_hooks.poststart,
+                           _hook_state(state, "running"), cwd=state.bundle)
+
+
+def _hook_state(state: State, status: str) -> dict:
+    return hooks.state(state.id, state.bundle, state.annotations, status,
+                       state.init_pid if status != "stopped" else 0)
 
 
 def kill(store: StateStore, cid: str, sig: int, all_processes: bool) -> None:
@@ -128,6 +172,8 @@ def delete(store: StateStore, cid: str, force: bool) -> None:
             time.sleep(0.01)
     cgroups.cleanup(cid, scope=store.root)
     store.remove(cid)
+    hooks.run_warning_only("poststop", oci.load_hooks(state.hooks).poststop,
+                           _hook_state(state, "stopped"))
 
 
 def _reap_if_child(pid: int) -> None:

@@ -21,7 +21,7 @@ from typing import NoReturn
 from gofer.protocol import send_message
 from sentry.platform import FILTER_MESSAGE
 from sentry.platform import linux_native as ln
-from runsc_py import namespaces, rootfs, terminal
+from runsc_py import hooks, namespaces, rootfs, terminal
 from runsc_py.errors import RuntimeFailure
 from runsc_py.spec import Process, Spec
 from sentry.platform.seccomp_native import install_filter  # before pivot_root hides it
@@ -165,13 +165,52 @@ def drop_privileges(process: Process, last_cap: int) -> None:
         ln.prctl(ln.PR_SET_NO_NEW_PRIVS, 1)
 
 
+def _create_hooks(spec: Spec, sync: socket.socket, hook_state: dict,
+                  rootfs_dir: str) -> bytes | None:
+    """With the container's namespaces and mounts made (before pivot_root, but with a
+    user namespace: after it), the caller runs prestart and createRuntime hooks (HOOKS,
+    answered GO), then the init runs the createContainer ones here, from rootfs_dir.
+    Returns a FILTER message that came meanwhile."""
+    early_filter = None
+    if spec.hooks.prestart or spec.hooks.createRuntime:
+        sync.send(b"HOOKS")
+        while True:
+            message = sync.recv(1 << 20)
+            if message.startswith(FILTER_MESSAGE):
+                early_filter = message
+                continue
+            if message != b"GO":
+                os._exit(1)  # the caller gave up (a hook failed): it stops the sandbox
+            break
+    if spec.hooks.createContainer:
+        hooks.run("createContainer", spec.hooks.createContainer,
+                  {**hook_state, "status": "creating", "pid": os.getpid()},
+                  default_env=dict(hooks.env_pairs(spec.process.env)), cwd=rootfs_dir)
+    return early_filter
+
+
+def _start_hooks(spec: Spec, process: Process, sync: socket.socket, hook_state: dict) -> None:
+    """startContainer hooks: after `start`, as the process's user, under the filter
+    (their paths are the container's; the sentry serves them as it serves the
+    workload). A failure goes to the sentry (which fails `start`) and ends the init."""
+    try:
+        hooks.run("startContainer", spec.hooks.startContainer,
+                  {**hook_state, "status": "created", "pid": os.getpid()},
+                  default_env=dict(hooks.env_pairs(process.env)))
+    except RuntimeFailure as e:
+        _fail(sync, str(e))
+
+
 def run(spec: Spec, process: Process, sync: socket.socket, skeleton: str,
         sentry_pid: int, filter_program: bytes | None, new_listener: bool,
-        new_container: bool, tty_slave: int | None = None, join_pid: int = 0) -> NoReturn:
+        new_container: bool, tty_slave: int | None = None, join_pid: int = 0,
+        hook_state: dict | None = None) -> NoReturn:
     """The init (or an exec'd process, with new_container False: it joins the
     container's namespaces instead of building them). Never returns. Without
     filter_program, the sentry sends it on `sync` (FILTER + the program) while the
-    init builds the container tree."""
+    init builds the container tree. hook_state: the OCI state (id, bundle...) the
+    init's hooks are given, with their status and pid."""
+    early_filter = None
     try:
         ln.prctl(ln.PR_SET_PDEATHSIG, signal.SIGKILL)
         # (as the pid namespace's init, getppid() is 0: a sentry that died before
@@ -185,16 +224,23 @@ def run(spec: Spec, process: Process, sync: socket.socket, skeleton: str,
             join_container(join_pid)
         else:
             later = join_namespaces(spec)
-            # (rootfs.setup hides the host's /proc: what the user namespace needs of it
+            # (pivot_root hides the host's /proc: what the user namespace needs of it
             # is opened first)
             user_ns = spec.user_namespace
             proc_self = os.open("/proc/self", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             joined = os.open(user_ns.path, os.O_RDONLY | os.O_CLOEXEC) \
                 if user_ns is not None and user_ns.path else -1
-            rootfs.setup(spec, skeleton)
+            rootfs.build(spec, skeleton)
+            if user_ns is None and hook_state is not None:
+                early_filter = _create_hooks(spec, sync, hook_state, str(spec.root_path))
+            rootfs.pivot(spec)
             if user_ns is not None:
                 enter_user_namespace(spec, proc_self, joined)
                 unshare_new(later)
+                # the namespaces the user namespace owns exist only now, after the
+                # pivot_root that its root could not have made: the hooks' turn
+                if hook_state is not None:
+                    early_filter = _create_hooks(spec, sync, hook_state, "/")
             for fd in (proc_self, joined):
                 if fd >= 0:
                     os.close(fd)
@@ -212,7 +258,7 @@ def run(spec: Spec, process: Process, sync: socket.socket, skeleton: str,
         # over, waiting for start, and dropping privileges (all native calls), so
         # that a workload without CAP_SYS_ADMIN or no_new_privs still gets it.
         if filter_program is None:
-            message = sync.recv(1 << 20)
+            message = early_filter or sync.recv(1 << 20)
             if not message.startswith(FILTER_MESSAGE):
                 os._exit(1)  # the sentry is gone (it kills us too) or failed
             filter_program = message[len(FILTER_MESSAGE):]
@@ -231,12 +277,15 @@ def run(spec: Spec, process: Process, sync: socket.socket, skeleton: str,
         os.close(listener)
     if sync.recv(16) != b"START":
         os._exit(1)
-    sync.close()
+    # `sync` stays open until execve closes it (O_CLOEXEC): the sentry answers `start`
+    # then, so that poststart hooks run once the program runs
     os.umask(process.umask if process.umask is not None else 0o022)
     try:
         drop_privileges(process, last_cap)
-        _default_signals()
-        os.execve(path, list(process.args), dict(_env_pairs(process.env)))
+        if new_container and spec.hooks.startContainer and hook_state is not None:
+            _start_hooks(spec, process, sync, hook_state)
+        hooks.reset_signals()
+        os.execve(path, list(process.args), dict(hooks.env_pairs(process.env)))
     except OSError as e:
         os.write(2, f"runsc-py: exec {process.args[0]}: {e.strerror}\n".encode())
         os._exit(127 if e.errno == 2 else 126)
@@ -252,26 +301,6 @@ def _setgroups(gids: list[int]) -> None:
     except PermissionError:
         if gids:
             raise
-
-
-def _default_signals() -> None:
-    """The process starts as under runc: every signal at its default action and none
-    blocked, whatever the runtime's caller ignored (a shell's background job ignores
-    SIGINT and SIGQUIT) and Python set (it ignores SIGPIPE and SIGXFSZ); execve keeps
-    an ignored signal ignored."""
-    for sig in signal.valid_signals():
-        if sig not in (signal.SIGKILL, signal.SIGSTOP):
-            signal.signal(sig, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_SETMASK, ())
-
-
-def _env_pairs(env: tuple[str, ...]) -> list[tuple[str, str]]:
-    pairs = []
-    for item in env:
-        key, sep, value = item.partition("=")
-        if sep and key:
-            pairs.append((key, value))
-    return pairs
 
 
 def _fail(sync: socket.socket, message: str) -> NoReturn:

@@ -5,7 +5,8 @@ It holds the rootfs (bind-mounted nodev), the spec's bind and tmpfs mounts, and,
 sentry materialises its synthetic directories), with the sandbox's private devpts
 instance at /dev/pts. The gofer serves this same tree through
 /proc/<init>/root, so the host kernel (exec, chdir) and the gofer resolve a path to the
-same file. Runs in the init process, in its new mount namespace, before pivot_root.
+same file. Runs in the init process, in its new mount namespace, before pivot_root
+(createContainer hooks run between build() and pivot()).
 """
 from __future__ import annotations
 
@@ -137,8 +138,8 @@ def _close_mountpoint(path: str) -> None:
     os.close(int(path.rsplit("/", 1)[1]))
 
 
-def setup(spec: Spec, skeleton: str) -> None:
-    """Builds the container tree and pivots into it."""
+def build(spec: Spec, skeleton: str) -> None:
+    """Builds the container tree at the rootfs path (pivot() then enters it)."""
     ln.mount("none", "/", None, ln.MS_REC | ln.MS_PRIVATE)
     root_path = str(spec.root_path)
     ln.mount(root_path, root_path, None, ln.MS_BIND | ln.MS_REC)
@@ -189,7 +190,11 @@ def setup(spec: Spec, skeleton: str) -> None:
     _remount_bind(root_path, ln.MS_NODEV | (ln.MS_RDONLY if spec.root_readonly else 0))
 
     os.close(root.fd)
-    os.chdir(root_path)
+
+
+def pivot(spec: Spec) -> None:
+    """Makes the built tree the root of this mount namespace, the host's tree gone."""
+    os.chdir(str(spec.root_path))
     ln.pivot_root(".", ".")
     ln.umount(".", ln.MNT_DETACH)
     os.chdir("/")

@@ -87,6 +87,33 @@ class IdMapping:
 
 
 @dataclass(frozen=True)
+class Hook:
+    """One OCI hook (config.md "POSIX-platform Hooks"). env None: the caller's
+    environment, as runc's hooks get it when the field is absent."""
+    path: str
+    args: tuple[str, ...] = ()
+    env: tuple[str, ...] | None = None
+    timeout: int | None = None
+
+
+HOOK_KINDS = ("prestart", "createRuntime", "createContainer", "startContainer",
+              "poststart", "poststop")
+
+
+@dataclass(frozen=True)
+class Hooks:
+    prestart: tuple[Hook, ...] = ()
+    createRuntime: tuple[Hook, ...] = ()  # noqa: N815 - the spec's names
+    createContainer: tuple[Hook, ...] = ()  # noqa: N815
+    startContainer: tuple[Hook, ...] = ()  # noqa: N815
+    poststart: tuple[Hook, ...] = ()
+    poststop: tuple[Hook, ...] = ()
+
+    def of(self, kind: str) -> tuple[Hook, ...]:
+        return getattr(self, kind)
+
+
+@dataclass(frozen=True)
 class Spec:
     raw: dict[str, Any]
     bundle: Path
@@ -115,6 +142,7 @@ class Spec:
         if host_uid is None or host_gid is None:
             raise RuntimeFailure(f"user {uid}:{gid} is not mapped in the user namespace")
         return host_uid, host_gid
+    hooks: Hooks = field(default_factory=Hooks)
 
 
 def _get(d: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str,
@@ -189,12 +217,19 @@ def _process(p: dict[str, Any]) -> Process:
     )
 
 
+def _objects(items: list[Any], name: str) -> list[tuple[str, dict[str, Any]]]:
+    """The objects of the list field `name`, each with the prefix naming its fields."""
+    out = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise RuntimeFailure(f"config.json: {name}[{i}] must be an object")
+        out.append((f"{name}[{i}].", item))
+    return out
+
+
 def _mounts(raw: list[Any]) -> tuple[Mount, ...]:
     out = []
-    for i, m in enumerate(raw):
-        where = f"mounts[{i}]."
-        if not isinstance(m, dict):
-            raise RuntimeFailure(f"config.json: mounts[{i}] must be an object")
+    for where, m in _objects(raw, "mounts"):
         dest = _get(m, "destination", str, where)
         if not dest.startswith("/"):
             raise RuntimeFailure(f"config.json: {where}destination must be an absolute path")
@@ -205,6 +240,32 @@ def _mounts(raw: list[Any]) -> tuple[Mount, ...]:
             options=_strings(_get(m, "options", list, where, []), where + "options"),
         ))
     return tuple(out)
+
+
+def load_hooks(raw: Any) -> Hooks:
+    """The spec's `hooks` object (also what the state keeps of it)."""
+    if raw is None:
+        return Hooks()
+    if not isinstance(raw, dict):
+        raise RuntimeFailure("config.json: hooks must be an object")
+    kinds = {}
+    for kind in HOOK_KINDS:
+        parsed = []
+        for where, h in _objects(_get(raw, kind, list, "hooks.", []), f"hooks.{kind}"):
+            path = _get(h, "path", str, where)
+            if not path.startswith("/"):
+                raise RuntimeFailure(f"config.json: {where}path must be an absolute path")
+            env = h.get("env")
+            timeout = _get(h, "timeout", int, where, None)
+            if timeout is not None and timeout <= 0:
+                raise RuntimeFailure(f"config.json: {where}timeout must be greater than zero")
+            parsed.append(Hook(
+                path=path,
+                args=_strings(_get(h, "args", list, where, []), where + "args"),
+                env=None if env is None else _strings(env, where + "env"),
+                timeout=timeout))
+        kinds[kind] = tuple(parsed)
+    return Hooks(**kinds)
 
 
 def load_process(data: dict[str, Any]) -> Process:
@@ -280,6 +341,7 @@ def load(bundle: str | Path) -> Spec:
         annotations={str(k): str(v) for k, v in annotations.items()},
         resources=_get(linux, "resources", dict, "linux.", {}),
         uid_mappings=uid_mappings, gid_mappings=gid_mappings,
+        hooks=load_hooks(raw.get("hooks")),
     )
 
 

@@ -56,6 +56,7 @@ class State:
     paused: bool = False
     annotations: dict[str, str] = field(default_factory=dict)
     owner: str = ""
+    hooks: dict[str, Any] = field(default_factory=dict)  # the spec's, as at create
 
     def status(self) -> ContainerStatus:
         if not process_alive(self.pid, self.pid_start):

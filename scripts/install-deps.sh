@@ -6,7 +6,9 @@
 #   - for tests/integration (runsc-py under the real clients): containerd (ctr, the
 #     runc v2 shim, the CRI), containernetworking-plugins (loopback), podman + conmon,
 #     docker.io (dockerd), umoci + skopeo (offline test images), iproute2 + util-linux
-#     (the test's pod network plugin); and a deb-src entry for the machine's Debian
+#     (the test's pod network plugin; unshare/nsenter for the private network namespaces
+#     docker's and podman's default networks are tested in), iptables (docker's bridge
+#     driver and podman's CNI portmap program it; nf_tables backend); and a deb-src entry for the machine's Debian
 #     suites so that the CRI api.proto can be taken from containerd's source package
 #     (`apt-get source --download-only containerd`, see tests/integration/_cri.py).
 #   - for tests/integration/test_kubernetes.py (a real kubelet + kube-apiserver 1.20):
@@ -26,7 +28,7 @@ cd "$(dirname "$0")/.."
 
 PKGS=(runc busybox-static gcc libc6-dev libseccomp2 strace python3-venv python3-dev
       containerd containernetworking-plugins podman conmon docker.io umoci skopeo
-      iproute2 util-linux
+      iproute2 util-linux iptables
       debootstrap
       golang-go etcd-server make rsync dpkg-dev openssl)
 

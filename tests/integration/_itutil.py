@@ -169,6 +169,20 @@ def wait_for(pred, timeout: float, what: str, interval: float = 0.1, proc=None,
     raise AssertionError(f"timed out waiting for {what}" + tail)
 
 
+def http_get_in_netns(netns: str, url: str, timeout: float = 20) -> str:
+    """An HTTP GET of `url` from the network namespace `netns` (a /proc/PID/ns/net path):
+    the body, or "" if it failed until `timeout` (a server may still be starting)."""
+    script = ("import sys, urllib.request\n"
+              "print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())")
+    deadline = time.monotonic() + timeout
+    while True:
+        p = subprocess.run(["nsenter", f"--net={netns}", sys.executable, "-c", script, url],
+                           capture_output=True, text=True, timeout=30)
+        if p.returncode == 0 or time.monotonic() > deadline:
+            return p.stdout if p.returncode == 0 else ""
+        time.sleep(0.5)
+
+
 # --------------------------------------------------------------------------
 # images, built offline
 

@@ -12,8 +12,8 @@ import uuid
 
 import pytest
 
-from _itutil import (Recorder, cleanup_dir, kill_pid, need, pids_with_cmdline_containing,
-                     stop_process, wait_for)
+from _itutil import (Recorder, cleanup_dir, http_get_in_netns, kill_pid, need,
+                     pids_with_cmdline_containing, stop_process, wait_for)
 
 IMAGE = "runsc-py-test/busybox:latest"
 # docker runtime name -> the platform its calls must name
@@ -21,9 +21,13 @@ RUNTIMES = {"runsc-py": None, "runsc-py-ptrace": "--platform=ptrace"}
 
 
 class Docker:
-    def __init__(self, d, recorder: Recorder):
+    def __init__(self, d, recorder: Recorder, network: bool = False):
         self.dir = d
         self.recorder = recorder
+        # network: docker's default bridge, iptables and docker-proxy, in a network
+        # namespace of dockerd's own (its "host"), so that the machine's links and
+        # iptables rules stay untouched
+        self.network = network
         self.sock = d / "docker.sock"
         self.log = d / "dockerd.log"
         # dockerd's default exec-root is /var/run/docker; runsc-py's --root is then
@@ -39,8 +43,12 @@ class Docker:
         cmd = ["dockerd", "--data-root", f"{self.dir}/data", "--exec-root", str(self.exec_root),
                "-H", f"unix://{self.sock}", "--pidfile", f"{self.dir}/docker.pid",
                "--config-file", f"{self.dir}/daemon.json",
-               "--iptables=false", "--ip6tables=false", "--bridge=none",
                "--add-runtime", f"runsc-py={self.recorder.path}"]
+        if self.network:
+            cmd = ["unshare", "--net", "--", "sh", "-c", 'ip link set lo up && exec "$@"',
+                   "sh", *cmd]
+        else:
+            cmd += ["--iptables=false", "--ip6tables=false", "--bridge=none"]
         with open(self.log, "wb") as logf:
             self.proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, start_new_session=True)
@@ -57,6 +65,11 @@ class Docker:
                 f"docker {' '.join(map(str, args))} exited {p.returncode}\n"
                 f"stdout:\n{p.stdout}\nstderr:\n{p.stderr}"))
         return p
+
+    def host_get(self, url: str) -> str:
+        """An HTTP GET of `url` from dockerd's host network namespace."""
+        assert self.proc is not None
+        return http_get_in_netns(f"/proc/{self.proc.pid}/ns/net", url)
 
     def explain(self, msg: str) -> str:
         try:
@@ -80,16 +93,27 @@ class Docker:
         cleanup_dir(self.dir)
 
 
-@pytest.fixture
-def docker(workdir, recorder, oci_image):
-    need("dockerd", "docker", "containerd", "containerd-shim-runc-v2")
-    dk = Docker(workdir, recorder)
+def _running_docker(workdir, recorder, oci_image, network: bool = False):
+    dk = Docker(workdir, recorder, network)
     try:
         dk.start()
         dk("load", "-i", oci_image.docker_tar)
         yield dk
     finally:
         dk.stop()
+
+
+@pytest.fixture
+def docker(workdir, recorder, oci_image):
+    need("dockerd", "docker", "containerd", "containerd-shim-runc-v2")
+    yield from _running_docker(workdir, recorder, oci_image)
+
+
+@pytest.fixture
+def docker_net(workdir, recorder, oci_image):
+    need("dockerd", "docker", "containerd", "containerd-shim-runc-v2", "unshare", "nsenter",
+         "iptables", "docker-proxy")
+    yield from _running_docker(workdir, recorder, oci_image, network=True)
 
 
 def _check_platform(docker, runtime: str) -> None:
@@ -166,3 +190,44 @@ def test_state_dir_paths_as_long_as_dockers(rt, bundle, runtime_root):
         for pid in pids_with_cmdline_containing(cid):
             kill_pid(pid)
     assert os.path.exists(root)
+
+
+HTTPD = "mkdir -p /www && echo {body} > /www/index.html && exec httpd -f -v -p 8080 -h /www"
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_docker_default_bridge_publishes_a_port(docker_net, runtime):
+    """docker's libnetwork-setkey prestart hook gets the init's host pid: the veth goes
+    into the container's network namespace, and `-p` reaches the server from the host."""
+    p = docker_net("run", "-d", "--runtime", runtime, "-p", "127.0.0.1:18080:8080", IMAGE,
+                   "sh", "-c", HTTPD.format(body=f"hello-{runtime}"))
+    cid = p.stdout.strip().splitlines()[-1]
+    docker_net.ids.append(cid)
+    body = docker_net.host_get("http://127.0.0.1:18080/index.html")
+    assert body.strip() == f"hello-{runtime}", docker_net.explain(
+        f"GET through the published port: {body!r}\n"
+        + docker_net("logs", cid, check=False).stderr)
+    _check_platform(docker_net, runtime)
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_docker_user_defined_network_container_to_container(docker_net, runtime):
+    docker_net("network", "create", "rspnet")
+    p = docker_net("run", "-d", "--runtime", runtime, "--network", "rspnet", "--name", "srv",
+                   IMAGE, "sh", "-c", HTTPD.format(body="from-srv"))
+    docker_net.ids.append(p.stdout.strip().splitlines()[-1])
+    ip = docker_net("inspect", "-f", "{{.NetworkSettings.Networks.rspnet.IPAddress}}",
+                    "srv").stdout.strip()
+    assert ip, docker_net.explain("the server has no address on rspnet")
+    # by address, then by name (docker's embedded DNS at 127.0.0.11 in the client's netns)
+    # (busybox's static wget crashes in getaddrinfo, under runc too: nc speaks HTTP)
+    fetch = ("for i in $(seq 50); do printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' "
+             "| nc -w 3 $0 8080 > /tmp/reply && grep -q from-srv /tmp/reply && "
+             "exec tail -n 1 /tmp/reply; sleep 0.2; done; cat /tmp/reply; exit 1")
+    for target in (ip, "srv"):
+        p = docker_net("run", "--rm", "--runtime", runtime, "--network", "rspnet", IMAGE,
+                       "sh", "-c", fetch, target, check=False, timeout=120)
+        assert p.returncode == 0 and p.stdout.strip() == "from-srv", docker_net.explain(
+            f"wget http://{target}:8080 from a second container: exit {p.returncode} "
+            f"stdout={p.stdout!r} stderr={p.stderr!r}")
+    _check_platform(docker_net, runtime)

@@ -10,20 +10,25 @@ import subprocess
 
 import pytest
 
-from _itutil import Recorder, need, pids_with_cmdline_containing, kill_pid
+from _itutil import (Recorder, http_get_in_netns, kill_pid, need,
+                     pids_with_cmdline_containing, stop_process)
 from helpers import NOBODY, as_nobody
 
 IMAGE = "docker.io/runsc-py-test/busybox:latest"
 
 
 class Podman:
-    def __init__(self, d, recorder: Recorder):
+    def __init__(self, d, recorder: Recorder, netns_holder: int = 0):
         self.dir = d
         self.recorder = recorder
-        self.base = ["podman", "--root", f"{d}/root", "--runroot", f"{d}/run",
-                     "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs",
-                     "--events-backend", "file", "--tmpdir", f"{d}/tmp",
-                     "--network-config-dir", f"{d}/net"]
+        # with a holder: every podman call runs in its network namespace (the "host"
+        # of podman's default network, so that its bridge and iptables rules stay there)
+        self.netns = f"/proc/{netns_holder}/ns/net" if netns_holder else ""
+        self.base = (["nsenter", f"--net={self.netns}"] if self.netns else []) + [
+            "podman", "--root", f"{d}/root", "--runroot", f"{d}/run",
+            "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs",
+            "--events-backend", "file", "--tmpdir", f"{d}/tmp",
+            "--network-config-dir", f"{d}/net"]
         (d / "net").mkdir()
         self.ids: list[str] = []
 
@@ -39,13 +44,17 @@ class Podman:
     def explain(self, msg: str) -> str:
         return f"{msg}\n--- runsc-py calls ---\n{self.recorder.text()[-6000:]}"
 
-    def run_args(self) -> list[str]:
+    def host_get(self, url: str) -> str:
+        """An HTTP GET of `url` from podman's host network namespace."""
+        return http_get_in_netns(self.netns, url)
+
+    def run_args(self, network: str = "none") -> list[str]:
         # Without CAP_SYS_RESOURCE (as root here) podman's default RLIMIT_NOFILE and
         # RLIMIT_NPROC (1048576) cannot be set: runc fails the same way ("error setting
         # rlimit type 7: operation not permitted"). Ask for limits we may set.
         nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
         nproc = min(4096, resource.getrlimit(resource.RLIMIT_NPROC)[1])
-        return ["--pull", "never", "--runtime", str(self.recorder.path), "--network", "none",
+        return ["--pull", "never", "--runtime", str(self.recorder.path), "--network", network,
                 "--ulimit", f"nofile={nofile}:{nofile}", "--ulimit", f"nproc={nproc}:{nproc}"]
 
     def cleanup(self) -> None:
@@ -66,6 +75,37 @@ def podman(workdir, recorder, oci_image):
         yield pm
     finally:
         pm.cleanup()
+
+
+@pytest.fixture
+def podman_net(workdir, recorder, oci_image):
+    need("podman", "conmon", "unshare", "nsenter", "iptables")
+    holder = subprocess.Popen(["unshare", "--net", "--", "sh", "-c",
+                               "ip link set lo up && exec sleep 100000"],
+                              stdin=subprocess.DEVNULL, start_new_session=True)
+    pm = Podman(workdir, recorder, netns_holder=holder.pid)
+    try:
+        pm("load", "-i", oci_image.docker_tar)
+        yield pm
+    finally:
+        pm.cleanup()
+        stop_process(holder)
+
+
+def test_podman_default_network_publishes_a_port(podman_net):
+    """podman's default network (CNI here, as Debian's podman 4.3 sets it up): podman
+    makes the network namespace and names it in the spec; a published port reaches
+    busybox httpd under runsc-py from the host."""
+    p = podman_net("run", "-d", *podman_net.run_args(network="bridge"),
+                   "-p", "127.0.0.1:18081:8080", IMAGE, "sh", "-c",
+                   "mkdir -p /www && echo hello-podman > /www/index.html && "
+                   "exec httpd -f -p 8080 -h /www")
+    cid = p.stdout.strip().splitlines()[-1]
+    podman_net.ids.append(cid)
+    body = podman_net.host_get("http://127.0.0.1:18081/index.html")
+    assert body.strip() == "hello-podman", podman_net.explain(
+        f"GET through the published port: {body!r}\n"
+        + podman_net("logs", cid, check=False).stderr)
 
 
 def test_podman_run_output_and_exit_code(podman):
