@@ -31,11 +31,13 @@ class GoferClient:
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
 
-    def send_root(self, root_fd: int, userns_fd: int = -1, hidden_dev: int = 0) -> None:
+    def send_root(self, root_fd: int, userns_fd: int = -1,
+                  hidden: tuple[int, int] = (0, 0)) -> None:
         """The container root, the tasks' user namespace when it is not the sentry's
-        (the gofer serves them from inside it), and the device of the sentry's skeleton
-        in the tree (what resolves onto it reads as absent)."""
-        send_message(self.sock, Request(Op.ROOT, a=(hidden_dev, 0, 0, 0)).encode(), root_fd,
+        (the gofer serves them from inside it), and the sentry's skeleton in the tree:
+        its device, where what resolves reads as absent, but for the inode of its file
+        that masks paths."""
+        send_message(self.sock, Request(Op.ROOT, a=(*hidden, 0, 0)).encode(), root_fd,
                      userns_fd)
 
     def call(self, req: Request) -> tuple[int, bytes, int]:

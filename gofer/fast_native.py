@@ -21,11 +21,11 @@ from gofer.protocol import MAX_MESSAGE, TRUNCATED
 
 class FastPath:
     def __init__(self, sock: socket.socket, root: int, open_flags: int, resolve: int,
-                 hidden_dev: int) -> None:
+                 hidden: tuple[int, int]) -> None:
         self.sock = sock.fileno()
         self.buf = ffi.new("char[]", MAX_MESSAGE + 1)
         lib.gofer_fast_config(root, open_flags, resolve)
-        lib.inroot_hide(hidden_dev)
+        lib.inroot_hide(*hidden)
         lib.gofer_fast_set_creds(0, 0, 0, 0, ffi.NULL, 0)
 
     @classmethod

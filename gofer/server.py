@@ -70,7 +70,7 @@ class Gofer:
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.root = -1
-        self.hidden_dev = 0  # the device of the sentry's skeleton (see _openat2)
+        self.hidden = (0, 0)  # the sentry's skeleton: its device, its masking file's inode
         self.readonly_roots: tuple[str, ...] = ()
 
     # -- path resolution -----------------------------------------------------------
@@ -81,9 +81,11 @@ class Gofer:
         """openat2 of a caller's path in the tree. The sentry's synthetic mounts (/proc,
         /dev, /sys) are skeleton directories in the tree that only the sentry fills:
         what resolves onto them is not the gofer's to serve, and reads as absent (a
-        symlink to /proc/self/status is then followed by the sentry, REDIRECT)."""
+        symlink to /proc/self/status is then followed by the sentry, REDIRECT). The
+        skeleton's empty file bound over the spec's masked paths is the exception."""
         fd = openat2(start, path, flags, mode, resolve)
-        if self.hidden_dev and os.fstat(fd).st_dev == self.hidden_dev:
+        dev, shown = self.hidden
+        if dev and (st := os.fstat(fd)).st_dev == dev and st.st_ino != shown:
             os.close(fd)
             raise OSError(errno.ENOENT, os.strerror(errno.ENOENT), path)
         return fd
@@ -522,7 +524,7 @@ class Gofer:
         }
         # STAT, OPEN and EXEC of one path in C, when the gofer runs with the caller's
         # credentials already (gofer/fast_native.py); everything else here
-        fast = FastPath(self.sock, self.root, OPEN_FLAGS, IN_ROOT, self.hidden_dev) \
+        fast = FastPath(self.sock, self.root, OPEN_FLAGS, IN_ROOT, self.hidden) \
             if FastPath.available() and not test_forbidden else None
         while True:
             try:
@@ -584,7 +586,7 @@ class Gofer:
         fd = fds[0]
         if not stat.S_ISDIR(os.fstat(fd).st_mode):
             raise SystemExit("gofer: the container root is not a directory")
-        self.hidden_dev = req.a[0]
+        self.hidden = (req.a[0], req.a[1])
         return fd, fds[1] if len(fds) == 2 else -1
 
 

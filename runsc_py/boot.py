@@ -282,6 +282,7 @@ class Sandbox:
         """create()'s second half: from the forked init to the confined sentry."""
         from gofer.client import GoferClient
         from runsc_py.errors import RuntimeFailure
+        from sentry.fs.node import skeleton_identity
         from sentry.kernel import Kernel
 
         if slave is not None:
@@ -312,7 +313,7 @@ class Sandbox:
         root_fd = os.open(f"/proc/{pid}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         gofer = GoferClient(gofer_sock)
         userns_fd = self._tasks_user_namespace(pid)
-        gofer.send_root(root_fd, userns_fd, hidden_dev=os.stat(skeleton).st_dev)
+        gofer.send_root(root_fd, userns_fd, hidden=skeleton_identity(skeleton))
         if userns_fd >= 0:
             os.close(userns_fd)
         self.kernel = Kernel(self.config, gofer, init_pid=pid, root_fd=root_fd)

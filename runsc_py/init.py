@@ -278,7 +278,9 @@ def run(spec: Spec, process: Process, sync: socket.socket, skeleton: str,
     if sync.recv(16) != b"START":
         os._exit(1)
     # `sync` stays open until execve closes it (O_CLOEXEC): the sentry answers `start`
-    # then, so that poststart hooks run once the program runs
+    # then, so that poststart hooks run once the program runs (an exec'd process's
+    # came over SCM_RIGHTS, without the flag)
+    os.set_inheritable(sync.fileno(), False)
     os.umask(process.umask if process.umask is not None else 0o022)
     try:
         drop_privileges(process, last_cap)

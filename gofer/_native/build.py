@@ -10,7 +10,7 @@ from cffi import FFI
 ffibuilder = FFI()
 ffibuilder.cdef(
     """
-    void inroot_hide(uint64_t dev);
+    void inroot_hide(uint64_t dev, uint64_t but_ino);
     void gofer_fast_config(int root, uint64_t open_flags_mask, uint64_t resolve);
     void gofer_fast_set_creds(int known, uint32_t fsuid, uint32_t fsgid, uint64_t caps,
                               const uint32_t *groups, uint32_t ngroups);

@@ -32,12 +32,15 @@ static inline uint64_t inroot_scoped(uint64_t resolve)
 
 /* The device of the sentry's skeleton (its synthetic mounts' directories in the
  * tree, which only the sentry fills): what resolves onto it reads as absent, as in
- * gofer/server.py _openat2. 0: none. */
+ * gofer/server.py _openat2, but for its one file that masks paths of the tree
+ * (shown_ino). hidden_dev 0: none. */
 static dev_t hidden_dev;
+static ino_t shown_ino;
 
-void inroot_hide(uint64_t dev)
+void inroot_hide(uint64_t dev, uint64_t but_ino)
 {
     hidden_dev = (dev_t)dev;
+    shown_ino = (ino_t)but_ino;
 }
 
 static inline int inroot_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode,
@@ -48,7 +51,7 @@ static inline int inroot_openat2(int dirfd, const char *path, uint64_t flags, ui
     if (fd < 0)
         return -errno;
     struct stat st;
-    if (hidden_dev && fstat(fd, &st) == 0 && st.st_dev == hidden_dev) {
+    if (hidden_dev && fstat(fd, &st) == 0 && st.st_dev == hidden_dev && st.st_ino != shown_ino) {
         close(fd);
         return -ENOENT;
     }

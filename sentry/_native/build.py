@@ -40,7 +40,7 @@ ffibuilder.cdef(
     int64_t creds_gid_inside(uint32_t id);
     int64_t creds_uid_outside(uint32_t id);
     int64_t creds_gid_outside(uint32_t id);
-    void inroot_hide(uint64_t dev);
+    void inroot_hide(uint64_t dev, uint64_t but_ino);
     int fast_configure(int sock, int root, uint64_t open_flags, const char *memfd,
                        const char *const *dests, const int *kinds, const int *ids, int n);
     void exec_loadable_add(uint64_t dev, uint64_t ino, int64_t size, int64_t mtime_ns,

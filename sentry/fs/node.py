@@ -190,6 +190,13 @@ class Device(Node):
             raise SyscallError(errno.ENOENT) from None
 
 
+def skeleton_identity(skeleton: str) -> tuple[int, int]:
+    """The skeleton's device, and the inode of its empty file bound over the spec's
+    masked paths: what resolves onto the skeleton from the container tree is the
+    sentry's to serve (its synthetic mounts), not the gofer's, but for that file."""
+    return os.stat(skeleton).st_dev, os.stat(os.path.join(skeleton, "masked")).st_ino
+
+
 def open_host(path: str, flags: int) -> int:
     """Opens a host node for a task: never as the sentry's controlling terminal, never
     creating anything."""

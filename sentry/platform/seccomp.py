@@ -7,7 +7,7 @@ import os
 
 from gofer.protocol import OPEN_FLAGS
 from sentry._native._notify import ffi, lib
-from sentry.fs.node import MEMFD_LINK
+from sentry.fs.node import MEMFD_LINK, skeleton_identity
 from sentry.kernel import Kernel, answer, log_crash
 from sentry.loader import Elf, Identity
 from sentry.platform import reap_children
@@ -70,8 +70,8 @@ class SeccompPlatform:
         if ret < 0:  # a mount table C cannot hold: every call goes to Python
             log.warning("C fast path off: %s", os.strerror(-ret))
         kernel.loader.on_elf = _remember_loadable
-        if getattr(kernel, "skeleton", None):  # the synthetic mounts' directories: not C's to answer
-            lib.inroot_hide(os.stat(kernel.skeleton).st_dev)
+        if getattr(kernel, "skeleton", None):  # the synthetic mounts' directories
+            lib.inroot_hide(*skeleton_identity(kernel.skeleton))
 
     def __init__(self) -> None:
         self.listeners: list[int] = []
