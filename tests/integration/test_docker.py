@@ -21,8 +21,10 @@ RUNTIMES = {"runsc-py": None, "runsc-py-ptrace": "--platform=ptrace"}
 
 
 class Docker:
-    def __init__(self, d, recorder: Recorder, network: bool = False):
+    def __init__(self, d, recorder: Recorder, network: bool = False,
+                 extra: tuple[str, ...] = ()):
         self.dir = d
+        self.extra = extra
         self.recorder = recorder
         # network: docker's default bridge, iptables and docker-proxy, in a network
         # namespace of dockerd's own (its "host"), so that the machine's links and
@@ -43,7 +45,7 @@ class Docker:
         cmd = ["dockerd", "--data-root", f"{self.dir}/data", "--exec-root", str(self.exec_root),
                "-H", f"unix://{self.sock}", "--pidfile", f"{self.dir}/docker.pid",
                "--config-file", f"{self.dir}/daemon.json",
-               "--add-runtime", f"runsc-py={self.recorder.path}"]
+               "--add-runtime", f"runsc-py={self.recorder.path}", *self.extra]
         if self.network:
             cmd = ["unshare", "--net", "--", "sh", "-c", 'ip link set lo up && exec "$@"',
                    "sh", *cmd]
@@ -93,8 +95,9 @@ class Docker:
         cleanup_dir(self.dir)
 
 
-def _running_docker(workdir, recorder, oci_image, network: bool = False):
-    dk = Docker(workdir, recorder, network)
+def _running_docker(workdir, recorder, oci_image, network: bool = False,
+                    extra: tuple[str, ...] = ()):
+    dk = Docker(workdir, recorder, network, extra)
     try:
         dk.start()
         dk("load", "-i", oci_image.docker_tar)
@@ -114,6 +117,52 @@ def docker_net(workdir, recorder, oci_image):
     need("dockerd", "docker", "containerd", "containerd-shim-runc-v2", "unshare", "nsenter",
          "iptables", "docker-proxy")
     yield from _running_docker(workdir, recorder, oci_image, network=True)
+
+
+# what dockerd's --userns-remap=default changes on the host: it adds the system user
+# `dockremap` (useradd -r) and gives it subordinate ranges (usermod -v/-w); restored
+# byte for byte (absent files removed) at teardown
+ACCOUNT_FILES = ("/etc/passwd", "/etc/group", "/etc/shadow", "/etc/gshadow", "/etc/subuid",
+                 "/etc/subgid", "/etc/passwd-", "/etc/group-", "/etc/shadow-",
+                 "/etc/gshadow-", "/etc/subuid-", "/etc/subgid-", "/var/log/lastlog",
+                 "/var/log/faillog")
+
+
+def _snapshot(paths) -> dict[str, tuple[bytes, os.stat_result] | None]:
+    snap = {}
+    for path in paths:
+        try:
+            with open(path, "rb") as f:
+                snap[path] = (f.read(), os.stat(f.fileno()))
+        except FileNotFoundError:
+            snap[path] = None
+    return snap
+
+
+def _restore(snap) -> None:
+    for path, saved in snap.items():
+        if saved is None:
+            if os.path.lexists(path):
+                os.unlink(path)
+            continue
+        data, st = saved
+        with open(path, "wb") as f:
+            f.write(data)
+        os.chown(path, st.st_uid, st.st_gid)
+        os.chmod(path, st.st_mode & 0o7777)
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+@pytest.fixture
+def docker_remap(workdir, recorder, oci_image):
+    need("dockerd", "docker", "containerd", "containerd-shim-runc-v2", "runc", "useradd",
+         "usermod")
+    snap = _snapshot(ACCOUNT_FILES)
+    try:
+        yield from _running_docker(workdir, recorder, oci_image,
+                                   extra=("--userns-remap=default",))
+    finally:
+        _restore(snap)
 
 
 def _check_platform(docker, runtime: str) -> None:
@@ -231,3 +280,52 @@ def test_docker_user_defined_network_container_to_container(docker_net, runtime)
             f"wget http://{target}:8080 from a second container: exit {p.returncode} "
             f"stdout={p.stdout!r} stderr={p.stderr!r}")
     _check_platform(docker_net, runtime)
+
+
+def _subordinate_start(path: str, user: str) -> int:
+    for line in open(path).read().splitlines():
+        name, start, _count = line.split(":")
+        if name == user:
+            return int(start)
+    raise AssertionError(f"no {user} range in {path}")
+
+
+def test_docker_userns_remap_as_runc(docker_remap, workdir):
+    """dockerd --userns-remap=default (user dockremap, its /etc/subuid range): root in
+    the container is the range's first uid on the host, for runsc-py as for runc: same
+    ids and maps inside, same owner on the host of a file made in a bind mount, the exit
+    code, and `docker exec` in the same user namespace."""
+    dk = docker_remap
+    uid0 = _subordinate_start("/etc/subuid", "dockremap")
+    gid0 = _subordinate_start("/etc/subgid", "dockremap")
+    seen = {}
+    for runtime in ("runc", "runsc-py"):
+        vol = workdir / f"vol-{runtime}"
+        vol.mkdir()
+        os.chmod(vol, 0o777)  # writable by the remapped root, an unprivileged host uid
+        p = dk("run", "--rm", "--runtime", runtime, "--network", "none",
+               "-v", f"{vol}:/v", IMAGE, "sh", "-c",
+               "id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map; "
+               "echo x > /v/made; exit 7", check=False)
+        assert p.returncode == 7, dk.explain(f"{runtime}: exit {p.returncode} "
+                                             f"stdout={p.stdout!r} stderr={p.stderr!r}")
+        st = os.stat(vol / "made")
+        assert (st.st_uid, st.st_gid) == (uid0, gid0), dk.explain(
+            f"{runtime}: the file made in the bind mount is owned by {st.st_uid}:{st.st_gid}")
+
+        d = dk("run", "-d", "--runtime", runtime, "--network", "none", IMAGE,
+               "sleep", "1000")
+        cid = d.stdout.strip().splitlines()[-1]
+        dk.ids.append(cid)
+        e = dk("exec", cid, "sh", "-c", "id -u; cat /proc/self/uid_map; exit 3", check=False)
+        assert e.returncode == 3, dk.explain(f"{runtime}: exec exit {e.returncode} "
+                                             f"stdout={e.stdout!r} stderr={e.stderr!r}")
+        dk("rm", "-f", cid)
+        seen[runtime] = ([ln.split() for ln in p.stdout.splitlines()],
+                         [ln.split() for ln in e.stdout.splitlines()])
+    run_out, exec_out = seen["runc"]
+    assert run_out[:2] == [["0"], ["0"]] and run_out[2] == ["0", str(uid0), "65536"], \
+        f"runc under userns-remap: {run_out}"
+    assert seen["runsc-py"] == seen["runc"], dk.explain(
+        f"runsc-py {seen['runsc-py']} != runc {seen['runc']}")
+    assert any("create" in a for a in dk.recorder.argvs()), dk.explain("no runsc-py create")
