@@ -18,6 +18,7 @@ from sentry.platform import linux_native as ln
 
 _NS_PATH = re.compile(r"^/proc/(\d+)/ns/(\w+)$")
 SENTRY_TITLE = b"runsc-py-sentry"
+GOFER_NAME = b"runsc-py-gofer\n"  # its comm (also pid 1 of a pid namespace: its own)
 
 
 def sandbox_init(sentry_pid: int) -> int | None:
@@ -32,6 +33,9 @@ def sandbox_init(sentry_pid: int) -> int | None:
         return None
     for child in children:
         try:
+            with open(f"/proc/{child}/comm", "rb") as f:
+                if f.read() == GOFER_NAME:
+                    continue
             with open(f"/proc/{child}/status") as f:
                 nspid = next((line.split()[1:] for line in f if line.startswith("NSpid:")), [])
         except OSError:

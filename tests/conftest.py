@@ -210,4 +210,11 @@ def rt(request, runtime_root) -> Runtime:
     return Runtime(runtime_root, request.param)
 
 
+@pytest.fixture
+def runtime_on(runtime_root):
+    """runtime_on(platform) -> a Runtime on the test's --root (for tests that choose the
+    platform themselves, e.g. to run runc beside both)."""
+    return lambda platform: Runtime(runtime_root, platform)
+
+
 __all__ = ["Runtime", "helpers"]

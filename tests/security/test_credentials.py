@@ -20,15 +20,12 @@ from sentry.platform import PLATFORMS
 
 
 @pytest.fixture(params=("runc", *PLATFORMS))
-def run(request, runtime_root, tmp_path):
+def run(request, runtime_on, tmp_path):
     """run(bundle) -> CompletedProcess of the container under runc or runsc-py."""
-    from conftest import Runtime  # noqa: PLC0415 - the tests directory's conftest
-
     def go(b):
         cid = "cred-" + uuid.uuid4().hex[:10]
         if request.param != "runc":
-            return Runtime(runtime_root, request.param).run("run", "--bundle", b, cid,
-                                                            timeout=120)
+            return runtime_on(request.param).run("run", "--bundle", b, cid, timeout=120)
         root = tmp_path / "runc-root"
         try:
             return subprocess.run(["runc", "--root", str(root), "run", "--bundle", str(b), cid],
